@@ -1,0 +1,62 @@
+// Finetuning datasets: per source, the verified-correct solutions in OpenAI chat fine-tuning JSONL.
+import type { Source } from '../core/config.js';
+import { selectDataset, toChatExample } from '../core/dataset.js';
+import { problemsById } from './run-data.js';
+import { openStore, sha256, toJsonl, writeJson } from './store.js';
+import { loadVerifiedSamples } from './verify.js';
+
+export interface BuildDatasetInput {
+  runDir: string;
+  source: Source;
+  maxPerQuestion?: number;
+  validationFraction: number;
+  seed: number;
+}
+
+export interface DatasetManifest {
+  source: Source;
+  train: { key: string; examples: number; questions: number; sha256: string };
+  validation: { key: string; examples: number; questions: number; sha256: string };
+  correctSamples: number;
+  duplicatesDropped: number;
+  cappedDropped: number;
+  maxPerQuestion: number | null;
+}
+
+export function datasetDir(source: Source): string {
+  return `datasets/${source}`;
+}
+
+export async function buildDataset(input: BuildDatasetInput): Promise<DatasetManifest> {
+  const store = openStore(input.runDir);
+  const problems = await problemsById(store);
+  const correct = (await loadVerifiedSamples(store, input.source)).filter((s) => s.correct);
+  const selection = selectDataset(
+    correct.map((s) => ({
+      questionId: s.questionId,
+      question: problems.get(s.questionId)!.question,
+      sampleIndex: s.sampleIndex,
+      text: s.text,
+    })),
+    input,
+  );
+  const dir = datasetDir(input.source);
+  const write = async (name: 'train' | 'validation') => {
+    const rows = selection[name];
+    const body = toJsonl(rows.map(toChatExample));
+    const key = `${dir}/${name}.jsonl`;
+    await store.write(key, body);
+    return { key, examples: rows.length, questions: new Set(rows.map((r) => r.questionId)).size, sha256: sha256(body) };
+  };
+  const manifest: DatasetManifest = {
+    source: input.source,
+    train: await write('train'),
+    validation: await write('validation'),
+    correctSamples: correct.length,
+    duplicatesDropped: selection.duplicatesDropped,
+    cappedDropped: selection.cappedDropped,
+    maxPerQuestion: input.maxPerQuestion ?? null,
+  };
+  await writeJson(store, `${dir}/manifest.json`, manifest);
+  return manifest;
+}

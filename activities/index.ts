@@ -1,0 +1,6 @@
+// Every activity the workers register. Workflows import only the types (proxyActivities<typeof ...>).
+export { prepareRun } from './prepare.js';
+export { sampleBatch } from './sampling.js';
+export { verifySource } from './verify.js';
+export { analyseRun, judgeFalsePositives } from './analyse.js';
+export { buildDataset } from './datasets.js';

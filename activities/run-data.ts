@@ -1,0 +1,43 @@
+// Reading the run's shared inputs from the store, cached per process: many batch activities of one run
+// need the same problem set.
+import { ApplicationFailure } from '@temporalio/common';
+import type { Problem } from '../core/records.js';
+import { readJsonl, type ArtifactStore } from './store.js';
+
+export const PROBLEMS_KEY = 'problems.jsonl';
+
+export interface ProblemSet {
+  /** In the order of problems.jsonl: batches address questions by position. */
+  list: Problem[];
+  byId: Map<string, Problem>;
+}
+
+const cache = new Map<string, Promise<ProblemSet>>();
+
+export async function problemsById(store: ArtifactStore): Promise<Map<string, Problem>> {
+  return (await loadProblemSet(store)).byId;
+}
+
+export function loadProblemSet(store: ArtifactStore): Promise<ProblemSet> {
+  let entry = cache.get(store.location);
+  if (!entry) {
+    entry = (async () => {
+      const problems = await readJsonl<Problem>(store, PROBLEMS_KEY);
+      if (!problems) {
+        throw ApplicationFailure.create({
+          message: `${store.location}: ${PROBLEMS_KEY} is missing; the experiment's load stage writes it`,
+          nonRetryable: true,
+        });
+      }
+      return { list: problems, byId: new Map(problems.map((problem) => [problem.id, problem])) };
+    })();
+    entry.catch(() => cache.delete(store.location));
+    cache.set(store.location, entry);
+  }
+  return entry;
+}
+
+/** Forget cached inputs of a run (its problem set was rewritten). */
+export function forgetRun(location: string): void {
+  cache.delete(location);
+}

@@ -1,0 +1,112 @@
+// The artifact store: where every large thing lives (problems, samples, verdicts, datasets, reports).
+// Workflows pass keys, never contents. Writes are atomic (temp file + rename), so a reader sees a whole
+// artifact or none, and "the artifact exists" can mean "this work is done and paid for".
+import { createHash, randomUUID } from 'node:crypto';
+import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import path from 'node:path';
+
+export interface ArtifactStore {
+  /** Where the store lives, for humans (a directory or a URI). */
+  readonly location: string;
+  read(key: string): Promise<Buffer | null>;
+  write(key: string, data: string | Buffer): Promise<void>;
+  exists(key: string): Promise<boolean>;
+  /** Keys directly under a prefix ("dir"), sorted. */
+  list(prefix: string): Promise<string[]>;
+  remove(prefix: string): Promise<void>;
+  /** A local path for the key where one exists (for humans and local tools), else null. */
+  localPath(key: string): string | null;
+}
+
+/** A run directory on local (or network-mounted) disk. */
+export class LocalStore implements ArtifactStore {
+  constructor(readonly location: string) {}
+
+  private resolve(key: string): string {
+    const normalized = path.posix.normalize(key);
+    if (normalized.startsWith('..') || path.isAbsolute(normalized)) throw new Error(`bad artifact key: ${key}`);
+    return path.join(this.location, normalized);
+  }
+
+  async read(key: string): Promise<Buffer | null> {
+    try {
+      return await readFile(this.resolve(key));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      throw error;
+    }
+  }
+
+  async write(key: string, data: string | Buffer): Promise<void> {
+    const target = this.resolve(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const temporary = `${target}.tmp-${randomUUID()}`;
+    await writeFile(temporary, data);
+    await rename(temporary, target);
+  }
+
+  async exists(key: string): Promise<boolean> {
+    try {
+      await stat(this.resolve(key));
+      return true;
+    } catch {
+      return false;
+    }
+  }
+
+  async list(prefix: string): Promise<string[]> {
+    try {
+      const names = await readdir(this.resolve(prefix));
+      return names
+        .filter((name) => !name.includes('.tmp-'))
+        .sort()
+        .map((name) => path.posix.join(prefix, name));
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      throw error;
+    }
+  }
+
+  async remove(prefix: string): Promise<void> {
+    await rm(this.resolve(prefix), { recursive: true, force: true });
+  }
+
+  localPath(key: string): string | null {
+    return this.resolve(key);
+  }
+}
+
+/** Opens the store a run directory names. Only local paths today; an S3-compatible store slots in here. */
+export function openStore(runDir: string): ArtifactStore {
+  if (/^[a-z][a-z0-9+.-]*:\/\//i.test(runDir)) {
+    throw new Error(`runDir ${runDir}: only local directories are supported as artifact stores so far`);
+  }
+  return new LocalStore(runDir);
+}
+
+export function sha256(data: string | Buffer): string {
+  return createHash('sha256').update(data).digest('hex');
+}
+
+export async function readJson<T>(store: ArtifactStore, key: string): Promise<T | null> {
+  const data = await store.read(key);
+  return data === null ? null : (JSON.parse(data.toString('utf8')) as T);
+}
+
+export async function writeJson(store: ArtifactStore, key: string, value: unknown): Promise<void> {
+  await store.write(key, JSON.stringify(value, null, 2) + '\n');
+}
+
+export async function readJsonl<T>(store: ArtifactStore, key: string): Promise<T[] | null> {
+  const data = await store.read(key);
+  if (data === null) return null;
+  return data
+    .toString('utf8')
+    .split('\n')
+    .filter((line) => line.trim() !== '')
+    .map((line) => JSON.parse(line) as T);
+}
+
+export function toJsonl(rows: unknown[]): string {
+  return rows.map((row) => JSON.stringify(row)).join('\n') + (rows.length ? '\n' : '');
+}

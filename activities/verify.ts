@@ -1,0 +1,78 @@
+// Verification over stored samples: re-runnable alone (a new verifier version re-grades the same samples
+// without paying for any of them again).
+import { Context } from '@temporalio/activity';
+import type { Source } from '../core/config.js';
+import type { SampleRecord, VerdictRecord, VerifySummary } from '../core/records.js';
+import { gradeCompletion, VERIFIER_VERSION, type AnswerFormat } from '../core/verify/index.js';
+import { problemsById } from './run-data.js';
+import { openStore, readJsonl, toJsonl, writeJson, type ArtifactStore } from './store.js';
+
+export interface VerifySourceInput {
+  runDir: string;
+  source: Source;
+  format: AnswerFormat;
+}
+
+export function verdictsKey(source: Source): string {
+  return `verdicts/${source}.jsonl`;
+}
+
+/** Every stored sample of a source, in (round, batch) order. */
+export async function loadSamples(store: ArtifactStore, source: Source): Promise<SampleRecord[]> {
+  const samples: SampleRecord[] = [];
+  for (const roundDir of await store.list(`samples/${source}`)) {
+    for (const key of await store.list(roundDir)) {
+      if (!key.endsWith('.jsonl')) continue;
+      samples.push(...((await readJsonl<SampleRecord>(store, key)) ?? []));
+    }
+  }
+  return samples;
+}
+
+export async function verifySource(input: VerifySourceInput): Promise<VerifySummary> {
+  const store = openStore(input.runDir);
+  const problems = await problemsById(store);
+  const samples = await loadSamples(store, input.source);
+  const verdicts: VerdictRecord[] = [];
+  for (let i = 0; i < samples.length; i++) {
+    const sample = samples[i];
+    const problem = problems.get(sample.questionId);
+    if (!problem) throw new Error(`sample of unknown question ${sample.questionId}`);
+    const verdict = gradeCompletion(sample.text, problem.gold, input.format, { finishReason: sample.finishReason });
+    verdicts.push({ source: input.source, questionId: sample.questionId, sampleIndex: sample.sampleIndex, ...verdict });
+    if (i % 2000 === 1999) Context.current().heartbeat({ graded: i + 1 });
+  }
+  await store.write(verdictsKey(input.source), toJsonl(verdicts));
+  const correct = verdicts.filter((v) => v.correct).length;
+  await writeJson(store, `verdicts/${input.source}.meta.json`, {
+    verifierVersion: VERIFIER_VERSION,
+    format: input.format,
+    samples: verdicts.length,
+    correct,
+  });
+  return {
+    source: input.source,
+    artifact: verdictsKey(input.source),
+    samples: verdicts.length,
+    correct,
+    verifierVersion: VERIFIER_VERSION,
+  };
+}
+
+export interface VerifiedSample extends SampleRecord {
+  correct: boolean;
+  extracted: string | null;
+  reason: string;
+}
+
+/** Samples joined with their verdicts. */
+export async function loadVerifiedSamples(store: ArtifactStore, source: Source): Promise<VerifiedSample[]> {
+  const samples = await loadSamples(store, source);
+  const verdicts = (await readJsonl<VerdictRecord>(store, verdictsKey(source))) ?? [];
+  const byKey = new Map(verdicts.map((v) => [`${v.questionId}\u0000${v.sampleIndex}`, v]));
+  return samples.map((sample) => {
+    const verdict = byKey.get(`${sample.questionId}\u0000${sample.sampleIndex}`);
+    if (!verdict) throw new Error(`${source} sample ${sample.questionId}#${sample.sampleIndex} has no verdict`);
+    return { ...sample, correct: verdict.correct, extracted: verdict.extracted, reason: verdict.reason };
+  });
+}

@@ -1,0 +1,65 @@
+// The verifier: final-answer extraction, normalisation and equivalence with the gold answer.
+// Pure and synchronous (no Node built-ins, no I/O), so activities and workflows can both call it.
+
+import { compareAnswers, type MatchReason } from './compare.js';
+import { DEFAULT_EXTRACTION, extractAnswer, type AnswerFormat, type ExtractionStyle } from './extract.js';
+import { normalizeAnswer } from './normalize.js';
+import { VerifyTimeout } from './numeric.js';
+
+export type { AnswerFormat, ExtractionStyle } from './extract.js';
+export { DEFAULT_EXTRACTION, extractAnswer } from './extract.js';
+export { normalizeAnswer } from './normalize.js';
+
+export type VerdictReason = 'no-answer' | 'truncated' | 'timeout' | 'mismatch' | MatchReason;
+
+export interface Verdict {
+  extracted: string | null;
+  normalized: string | null;
+  correct: boolean;
+  reason: VerdictReason | string;
+}
+
+export const VERIFIER_VERSION = 'wcse-verify-1.0.0';
+
+export interface GradeOptions {
+  /** 'length' means the output was cut off: it yields no answer, never a guess. */
+  finishReason?: string | null;
+  /** Where to look for the final answer, in order; defaults to DEFAULT_EXTRACTION[format]. */
+  extraction?: readonly ExtractionStyle[];
+  /** Time limit for one comparison (default 200 ms); past it the verdict is 'timeout', not equal. */
+  timeoutMs?: number;
+}
+
+/** Answers longer than this are not compared at all (a bound on work per sample). */
+const MAX_ANSWER_CHARS = 5_000;
+const DEFAULT_TIMEOUT_MS = 200;
+
+export function gradeCompletion(completion: string, gold: string, format: AnswerFormat, options: GradeOptions = {}): Verdict {
+  if (options.finishReason === 'length') return { extracted: null, normalized: null, correct: false, reason: 'truncated' };
+  const extracted = extractAnswer(completion, format, options.extraction ?? DEFAULT_EXTRACTION[format]);
+  if (extracted === null) return { extracted: null, normalized: null, correct: false, reason: 'no-answer' };
+  const normalized = normalizeAnswer(extracted);
+  if (normalized === '') return { extracted, normalized, correct: false, reason: 'no-answer' };
+  const match = answersEquivalent(normalized, extractGoldAnswer(gold, format), options.timeoutMs);
+  return { extracted, normalized, correct: match.equal, reason: match.reason };
+}
+
+/** The gold answer inside a gold field: a bare answer, or a worked solution ending `#### N` or with `\boxed{}`. */
+export function extractGoldAnswer(gold: string, format: AnswerFormat): string {
+  const styles: readonly ExtractionStyle[] =
+    format === 'gsm8k' ? ['gsm8k-hashes', 'boxed', 'bare', 'last-number'] : ['boxed', 'minerva', 'answer-is', 'bare', 'last-math'];
+  return extractAnswer(gold, format, styles) ?? gold.trim();
+}
+
+/** Whether two extracted answers are equivalent, with the reason; never throws, never runs past the time limit. */
+export function answersEquivalent(a: string, b: string, timeoutMs = DEFAULT_TIMEOUT_MS): { equal: boolean; reason: VerdictReason } {
+  if (a.length > MAX_ANSWER_CHARS || b.length > MAX_ANSWER_CHARS) return { equal: false, reason: 'timeout' };
+  const deadline = Date.now() + timeoutMs;
+  try {
+    return compareAnswers(normalizeAnswer(a), normalizeAnswer(b), deadline);
+  } catch (error) {
+    if (error instanceof VerifyTimeout) return { equal: false, reason: 'timeout' };
+    // A bug or an unforeseen input must not take a whole grading batch down: not equal, visibly.
+    return { equal: false, reason: 'mismatch' };
+  }
+}

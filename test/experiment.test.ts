@@ -1,0 +1,83 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { readFile } from 'node:fs/promises';
+import path from 'node:path';
+import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
+import {
+  model,
+  runExperiment,
+  startWorker,
+  tempDir,
+  temporalClient,
+  testConfig,
+  uniqueId,
+  writeProblems,
+  type RunningWorker,
+} from './support/harness.js';
+import type { Client, Connection } from '@temporalio/client';
+
+process.env.WCSE_TEST_API_KEY = 'sk-test-secret-value-0123456789';
+
+describe('a full experiment on a small config', () => {
+  let server: ScriptedServer;
+  let worker: RunningWorker;
+  let client: Client;
+  let connection: Connection;
+  let dir: string;
+  let problemsFile: string;
+  const questions = 6;
+
+  beforeAll(async () => {
+    dir = await tempDir('full');
+    const problems = await writeProblems(dir, questions);
+    problemsFile = problems.file;
+    const gold = goldTable(Object.fromEntries(problems.gold));
+    server = await startScriptedServer({
+      models: {
+        // WC: half its samples correct, all distinct.
+        weak: answerScript({ gold, correctFraction: 0.5 }),
+        // SE: every sample correct, but only 1 unique text per question.
+        strong: answerScript({ gold, correctFraction: 1, variants: 1 }),
+      },
+    });
+    ({ client, connection } = await temporalClient());
+    worker = await startWorker(uniqueId('tq'));
+  });
+
+  afterAll(async () => {
+    await worker?.stop();
+    await connection?.close();
+    await server?.close();
+  });
+
+  it('completes with exact metrics and datasets', async () => {
+    const runDir = path.join(dir, 'run');
+    const config = testConfig({
+      problems: { path: problemsFile, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
+      budget: { mode: 'ratio', samplesPerQuestion: 2 },
+      sampling: { batchSize: 4 },
+      datasets: { validationFraction: 0 },
+    });
+    const result = await runExperiment(client, worker.taskQueue, { runDir, config });
+    expect(result.plan.wc.samplesPerQuestion).toBe(6);
+    expect(result.sampling.wc.samplesPerQuestion).toBe(6);
+    expect(result.sampling.se.samplesPerQuestion).toBe(2);
+    // 6 WC samples at correctFraction 0.5: 3 correct, all distinct; SE: 2 correct, 1 unique.
+    expect(result.verify.wc.correct).toBe(questions * 3);
+    expect(result.verify.se.correct).toBe(questions * 2);
+    const metrics = JSON.parse(await readFile(path.join(runDir, 'metrics.json'), 'utf8'));
+    expect(metrics.sources.wc.coverage.at(-1)).toEqual({ k: 6, value: 1 });
+    expect(metrics.sources.wc.diversity.at(-1).value).toBeCloseTo(3);
+    expect(metrics.sources.se.coverage.at(-1)).toEqual({ k: 2, value: 1 });
+    expect(metrics.sources.se.diversity.at(-1).value).toBeCloseTo(1);
+    // k=1 for WC: each question has 3 of 6 correct, so P(one random sample correct) = 1/2.
+    expect(metrics.sources.wc.coverage[0].value).toBeCloseTo(0.5);
+    expect(result.datasets.wc.train.examples).toBe(questions * 3);
+    expect(result.datasets.se.train.examples).toBe(questions * 1);
+    expect(result.datasets.se.duplicatesDropped).toBe(questions * 1);
+    // Requests: WC asks for 6 per question in one request (n), SE 2.
+    expect(server.stats.perModel.weak.served).toBe(questions);
+    expect(server.stats.perModel.strong.served).toBe(questions);
+    expect(result.sampling.wc.ledger.completionTokens).toBe(server.stats.perModel.weak.completionTokens);
+  });
+});

@@ -1,0 +1,110 @@
+// Test harness: a worker on its own task queue against the shared dev server, a temporary run directory,
+// and small problem sets and configs.
+import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
+import { NativeConnection, type Worker } from '@temporalio/worker';
+import { mkdtemp, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { inject } from 'vitest';
+import { validateConfig, type ExperimentConfig } from '../../core/config.js';
+import { createWorker } from '../../workers/worker.js';
+import { experimentWorkflow, type ExperimentInput, type ExperimentResult } from '../../workflows/experiment.js';
+
+export const NAMESPACE = 'default';
+
+let counter = 0;
+export function uniqueId(prefix: string): string {
+  return `${prefix}-${process.pid}-${Date.now().toString(36)}-${counter++}`;
+}
+
+export async function temporalClient(): Promise<{ client: Client; connection: Connection }> {
+  const connection = await Connection.connect({ address: inject('temporalAddress') });
+  return { client: new Client({ connection, namespace: NAMESPACE }), connection };
+}
+
+export interface RunningWorker {
+  worker: Worker;
+  taskQueue: string;
+  /** Resolves when the worker has stopped. */
+  done: Promise<void>;
+  stop(): Promise<void>;
+}
+
+export async function startWorker(taskQueue: string): Promise<RunningWorker> {
+  const connection = await NativeConnection.connect({ address: inject('temporalAddress') });
+  const worker = await createWorker({
+    connection,
+    namespace: NAMESPACE,
+    taskQueue,
+    workflowBundlePath: inject('workflowBundlePath'),
+    shutdownGraceTime: '1 second',
+  });
+  const done = worker.run().finally(() => connection.close());
+  return {
+    worker,
+    taskQueue,
+    done,
+    async stop() {
+      if (worker.getState() === 'RUNNING') worker.shutdown();
+      await done;
+    },
+  };
+}
+
+export async function tempDir(prefix: string): Promise<string> {
+  return mkdtemp(path.join(os.tmpdir(), `wcse-${prefix}-`));
+}
+
+/** `count` arithmetic questions "Q<i>: what is <i> + <i>?" with gold 2i, as a generic JSONL file. */
+export async function writeProblems(dir: string, count: number): Promise<{ file: string; gold: Map<string, string> }> {
+  const gold = new Map<string, string>();
+  const lines: string[] = [];
+  for (let i = 1; i <= count; i++) {
+    const question = `Q${i}: what is ${i} + ${i}?`;
+    gold.set(question, String(2 * i));
+    lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
+  }
+  const file = path.join(dir, 'problems.jsonl');
+  await writeFile(file, lines.join('\n') + '\n');
+  return { file, gold };
+}
+
+export function model(baseURL: string, name: string, params: number, overrides: Record<string, unknown> = {}) {
+  return {
+    model: name,
+    baseURL,
+    params,
+    apiKeyEnv: 'WCSE_TEST_API_KEY',
+    sampling: { temperature: 0.7, maxTokens: 64 },
+    concurrency: 4,
+    ...overrides,
+  };
+}
+
+export function testConfig(raw: Record<string, unknown>): ExperimentConfig {
+  return validateConfig({ name: 'test', ...raw }, 'test-config');
+}
+
+export async function runExperiment(
+  client: Client,
+  taskQueue: string,
+  input: Omit<ExperimentInput, 'experimentId'> & { experimentId?: string },
+): Promise<ExperimentResult> {
+  const experimentId = input.experimentId ?? uniqueId('exp');
+  return client.workflow.execute(experimentWorkflow, {
+    taskQueue,
+    workflowId: experimentId,
+    args: [{ ...input, experimentId }],
+  });
+}
+
+/** The message of the innermost cause of a workflow failure. */
+export function rootCauseMessage(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && (current as { cause?: unknown }).cause) {
+    current = (current as { cause?: unknown }).cause;
+  }
+  return current instanceof Error ? current.message : String(error);
+}
+
+export { WorkflowFailedError };

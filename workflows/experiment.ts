@@ -1,0 +1,194 @@
+// One experiment: prepare (problems + plan) -> sample WC and SE in parallel (a child workflow each) ->
+// verify -> judge (optional) -> analyse -> datasets. Every stage reads the previous one's artifacts by
+// reference; re-running the workflow on the same run directory re-uses everything already computed.
+import {
+  condition,
+  getExternalWorkflowHandle,
+  proxyActivities,
+  setHandler,
+  startChild,
+  workflowInfo,
+} from '@temporalio/workflow';
+import type * as activities from '../activities/index.js';
+import type { DatasetManifest } from '../activities/datasets.js';
+import type { FprResult } from '../activities/analyse.js';
+import { answerFormatOf, SOURCES, type ExperimentConfig, type Source } from '../core/config.js';
+import type { Plan } from '../core/plan.js';
+import type { VerifySummary } from '../core/records.js';
+import {
+  experimentProgressQuery,
+  pauseSignal,
+  raiseBudgetSignal,
+  resumeSignal,
+  type ExperimentProgress,
+  type Stage,
+} from './messages.js';
+import { samplingWorkflow, type SamplingResult } from './sampling.js';
+
+export interface ExperimentInput {
+  experimentId: string;
+  /** Absolute path (or store URI) of the run directory. */
+  runDir: string;
+  /** Validated config with paths resolved; holds names of key variables, never keys. */
+  config: ExperimentConfig;
+}
+
+export interface ExperimentResult {
+  experimentId: string;
+  runDir: string;
+  plan: Plan;
+  sampling: Record<Source, SamplingResult>;
+  verify: Record<Source, VerifySummary>;
+  fpr: Partial<Record<Source, FprResult>>;
+  metrics: string;
+  datasets: Record<Source, DatasetManifest>;
+}
+
+const quick = proxyActivities<typeof activities>({
+  startToCloseTimeout: '30 minutes',
+  heartbeatTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+});
+
+const judging = proxyActivities<typeof activities>({
+  startToCloseTimeout: '4 hours',
+  heartbeatTimeout: '5 minutes',
+  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+});
+
+export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
+  const { config, runDir } = input;
+  const self = workflowInfo().workflowId;
+  const samplingWorkflowIds = { wc: `${self}/sample-wc`, se: `${self}/sample-se` };
+  const progress: ExperimentProgress = {
+    experimentId: input.experimentId,
+    runDir,
+    stage: 'prepare',
+    stagesDone: [],
+    paused: false,
+    plan: null,
+    samplingWorkflowIds,
+    sampling: {},
+  };
+  const enter = (stage: Stage) => {
+    if (progress.stage !== stage) progress.stagesDone.push(progress.stage);
+    progress.stage = stage;
+  };
+  setHandler(experimentProgressQuery, () => progress);
+
+  // Pause, resume and budget raises reach the sampling children, which act on them between batches.
+  let samplingStarted = false;
+  const forward = async (send: (id: string) => Promise<void>) => {
+    if (!samplingStarted || progress.stage !== 'sample') return;
+    await Promise.all(SOURCES.filter((s) => !progress.sampling[s]).map((s) => send(samplingWorkflowIds[s])));
+  };
+  setHandler(pauseSignal, async () => {
+    progress.paused = true;
+    await forward((id) => getExternalWorkflowHandle(id).signal(pauseSignal));
+  });
+  setHandler(resumeSignal, async () => {
+    progress.paused = false;
+    await forward((id) => getExternalWorkflowHandle(id).signal(resumeSignal));
+  });
+  setHandler(raiseBudgetSignal, async (raise) => {
+    await forward((id) => getExternalWorkflowHandle(id).signal(raiseBudgetSignal, raise));
+  });
+  const notPaused = () => condition(() => !progress.paused);
+
+  const prepared = await quick.prepareRun({ runDir, config });
+  const plan = prepared.plan;
+  progress.plan = plan;
+
+  enter('sample');
+  await notPaused();
+  const children = await Promise.all(
+    SOURCES.map((source) =>
+      startChild(samplingWorkflow, {
+        workflowId: samplingWorkflowIds[source],
+        args: [
+          {
+            runDir,
+            source,
+            model: config.models[source],
+            budget: config.budget,
+            plan: plan[source],
+            questions: prepared.questions,
+            batchSize: config.sampling.batchSize,
+            promptTokensUpperBoundSum: prepared.promptTokensUpperBoundSum[source],
+          },
+        ],
+      }),
+    ),
+  );
+  samplingStarted = true;
+  const sampling = {} as Record<Source, SamplingResult>;
+  await Promise.all(
+    children.map(async (child, i) => {
+      const source = SOURCES[i];
+      sampling[source] = await child.result();
+      progress.sampling[source] = {
+        source,
+        round: sampling[source].rounds,
+        samplesPerQuestionDone: sampling[source].samplesPerQuestion,
+        samplesDone: sampling[source].ledger.samples,
+        samplesPlanned: plan[source].samplesPerQuestion * prepared.questions,
+        batchesDone: 0,
+        batchesInFlight: 0,
+        ledger: sampling[source].ledger,
+        budget: { flops: plan[source].budgetFlops, usd: plan[source].budgetUsd },
+        paused: false,
+        done: true,
+        stopReason: sampling[source].stopReason,
+      };
+    }),
+  );
+
+  enter('verify');
+  await notPaused();
+  const format = answerFormatOf(config.problems);
+  const verified = await Promise.all(SOURCES.map((source) => quick.verifySource({ runDir, source, format })));
+  const verify = { wc: verified[0], se: verified[1] };
+
+  const fpr: Partial<Record<Source, FprResult>> = {};
+  const judgeConfig = config.analysis.judge;
+  if (judgeConfig && config.models.judge) {
+    enter('judge');
+    await notPaused();
+    const judge = config.models.judge;
+    const results = await Promise.all(
+      SOURCES.map((source) =>
+        judging.judgeFalsePositives({
+          runDir,
+          source,
+          judge,
+          sampleSize: judgeConfig.sampleSize,
+          seed: judgeConfig.seed,
+          prompt: judgeConfig.prompt,
+        }),
+      ),
+    );
+    for (const result of results) fpr[result.source] = result;
+  }
+
+  enter('analyse');
+  await notPaused();
+  const metrics = await quick.analyseRun({ runDir });
+
+  enter('datasets');
+  await notPaused();
+  const manifests = await Promise.all(
+    SOURCES.map((source) =>
+      quick.buildDataset({
+        runDir,
+        source,
+        maxPerQuestion: config.datasets.maxPerQuestion,
+        validationFraction: config.datasets.validationFraction,
+        seed: config.datasets.seed,
+      }),
+    ),
+  );
+  const datasets = { wc: manifests[0], se: manifests[1] };
+
+  enter('done');
+  return { experimentId: input.experimentId, runDir, plan, sampling, verify, fpr, metrics: metrics.artifact, datasets };
+}

@@ -1,0 +1,3 @@
+// The workflows a worker runs (the bundle's entry point).
+export { experimentWorkflow } from './experiment.js';
+export { samplingWorkflow } from './sampling.js';
