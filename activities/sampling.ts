@@ -2,6 +2,7 @@
 // to the store the moment it arrives, so a retry, a crashed worker or a replay never pays for it again;
 // a finished batch is one atomic artifact whose presence means "done".
 import { Context } from '@temporalio/activity';
+import { setMaxListeners } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
 import type { ModelConfig, Source } from '../core/config.js';
 import { stableSeed } from '../core/hash.js';
@@ -98,6 +99,8 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
   }
 
   const context = Context.current();
+  // Every request of the batch listens on the one cancellation signal.
+  setMaxListeners(0, context.cancellationSignal);
   const limits = limitsFor(input.model);
   const client = clientFor(input.model);
   const what = `${input.source} model ${input.model.model} at ${input.model.baseURL}`;
@@ -183,6 +186,8 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
     return collected;
   };
 
+  // Liveness even while requests wait on the endpoint's concurrency limit; details say how far it got.
+  const beat = setInterval(() => context.heartbeat({ partsDone }), heartbeatIntervalMs(context));
   const results = await Promise.allSettled(
     questions.map((problem, position) =>
       sampleQuestion(problem, position).catch((error: unknown) => {
@@ -191,6 +196,7 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
       }),
     ),
   );
+  clearInterval(beat);
   if (firstError) throw toTemporalFailure(firstError, what);
 
   const records = results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
@@ -200,6 +206,11 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
   await writeJson(store, `${key}.meta.json`, meta);
   await store.remove(`${key}.parts`);
   return { key, artifact: `${key}.jsonl`, questions: questions.length, ledger, reused: false };
+}
+
+export function heartbeatIntervalMs(context: Context): number {
+  const timeout = context.info.heartbeatTimeoutMs ?? 60_000;
+  return Math.max(200, Math.min(10_000, timeout / 3));
 }
 
 /** Every saved part counts, including responses from earlier attempts: they were paid for. */

@@ -182,9 +182,11 @@ export const ExperimentConfigSchema = z
       .object({
         namespace: z.string().default('default'),
         taskQueue: z.string().default('wcse'),
+        /** A worker that stops heartbeating this long is presumed dead and its activity is retried elsewhere. */
+        heartbeatTimeoutSeconds: z.number().positive().default(60),
       })
       .strict()
-      .default({ namespace: 'default', taskQueue: 'wcse' }),
+      .default({ namespace: 'default', taskQueue: 'wcse', heartbeatTimeoutSeconds: 60 }),
   })
   .strict();
 

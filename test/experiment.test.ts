@@ -1,9 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readFile } from 'node:fs/promises';
+import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
 import {
   model,
+  rootCauseMessage,
   runExperiment,
   startWorker,
   tempDir,
@@ -16,6 +17,15 @@ import {
 import type { Client, Connection } from '@temporalio/client';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-secret-value-0123456789';
+
+/** Every string and every byte payload (decoded as UTF-8) anywhere in a history, joined. */
+function allText(value: unknown): string {
+  if (typeof value === 'string') return value;
+  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
+  if (Array.isArray(value)) return value.map(allText).join('\n');
+  if (value && typeof value === 'object') return Object.values(value).map(allText).join('\n');
+  return '';
+}
 
 describe('a full experiment on a small config', () => {
   let server: ScriptedServer;
@@ -79,5 +89,34 @@ describe('a full experiment on a small config', () => {
     expect(server.stats.perModel.weak.served).toBe(questions);
     expect(server.stats.perModel.strong.served).toBe(questions);
     expect(result.sampling.wc.ledger.completionTokens).toBe(server.stats.perModel.weak.completionTokens);
+
+    // The API key never enters workflow history: inputs, results, memos, children.
+    const histories = await Promise.all(
+      [result.experimentId, `${result.experimentId}/sample-wc`, `${result.experimentId}/sample-se`].map(async (id) =>
+        allText(await client.workflow.getHandle(id).fetchHistory()),
+      ),
+    );
+    for (const history of histories) {
+      expect(history.length).toBeGreaterThan(1000);
+      expect(history).toContain('WCSE_TEST_API_KEY');
+      expect(history).not.toContain(process.env.WCSE_TEST_API_KEY);
+      expect(history).not.toContain(Buffer.from(process.env.WCSE_TEST_API_KEY!).toString('base64'));
+    }
+  });
+
+  it('fails before sampling when the problem set is broken, naming the line', async () => {
+    const broken = path.join(dir, 'broken.jsonl');
+    await writeFile(broken, '{"id": "a", "question": "q", "answer": "1"}\n{"id": "b", "question": "r"}\n');
+    server.resetStats();
+    const config = testConfig({
+      problems: { path: broken, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
+      budget: { mode: 'ratio', samplesPerQuestion: 2 },
+    });
+    const error = await runExperiment(client, worker.taskQueue, { runDir: path.join(dir, 'broken-run'), config }).catch(
+      (e: unknown) => e,
+    );
+    expect(rootCauseMessage(error)).toMatch(/broken\.jsonl: invalid problem set\n.*line 2: field "answer"/);
+    expect(server.stats.received).toBe(0);
   });
 });

@@ -44,20 +44,19 @@ export interface ExperimentResult {
   datasets: Record<Source, DatasetManifest>;
 }
 
-const quick = proxyActivities<typeof activities>({
-  startToCloseTimeout: '30 minutes',
-  heartbeatTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
-});
-
-const judging = proxyActivities<typeof activities>({
-  startToCloseTimeout: '4 hours',
-  heartbeatTimeout: '5 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
-});
-
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
   const { config, runDir } = input;
+  const heartbeatTimeout = `${config.temporal.heartbeatTimeoutSeconds} seconds`;
+  const quick = proxyActivities<typeof activities>({
+    startToCloseTimeout: '1 hour',
+    heartbeatTimeout,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+  });
+  const judging = proxyActivities<typeof activities>({
+    startToCloseTimeout: '4 hours',
+    heartbeatTimeout,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+  });
   const self = workflowInfo().workflowId;
   const samplingWorkflowIds = { wc: `${self}/sample-wc`, se: `${self}/sample-se` };
   const progress: ExperimentProgress = {
@@ -114,6 +113,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
             plan: plan[source],
             questions: prepared.questions,
             batchSize: config.sampling.batchSize,
+            heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
             promptTokensUpperBoundSum: prepared.promptTokensUpperBoundSum[source],
           },
         ],

@@ -22,6 +22,7 @@ export interface SamplingInput {
   plan: SourcePlan;
   questions: number;
   batchSize: number;
+  heartbeatTimeoutSeconds: number;
   /** Sum over questions of an upper bound on one request's prompt tokens, until a round is observed. */
   promptTokensUpperBoundSum: number;
   state?: SamplingState;
@@ -49,14 +50,13 @@ export interface SamplingResult {
   stopReason: string;
 }
 
-const { sampleBatch } = proxyActivities<typeof activities>({
-  startToCloseTimeout: '2 hours',
-  heartbeatTimeout: '2 minutes',
-  retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
-});
-
 export async function samplingWorkflow(input: SamplingInput): Promise<SamplingResult> {
   const { budget, model } = input;
+  const { sampleBatch } = proxyActivities<typeof activities>({
+    startToCloseTimeout: '2 hours',
+    heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+  });
   const state: SamplingState = input.state ?? {
     round: 0,
     nextBatch: 0,

@@ -20,7 +20,17 @@ import {
   type Rational,
 } from './numeric.js';
 
-export type MatchReason = 'numeric' | 'symbolic' | 'string' | 'set' | 'tuple' | 'interval' | 'matrix' | 'relation' | 'choice' | 'text';
+export type MatchReason =
+  | 'numeric'
+  | 'symbolic'
+  | 'string'
+  | 'set'
+  | 'tuple'
+  | 'interval'
+  | 'matrix'
+  | 'relation'
+  | 'choice'
+  | 'text';
 
 export interface Match {
   equal: boolean;
@@ -36,7 +46,8 @@ export function compareNodes(a: AnswerNode, b: AnswerNode, deadline: number): Ma
   if (a.kind === 'relation' && a.ops[0] === '=label') return compareLabelled(a, b, deadline);
   if (b.kind === 'relation' && b.ops[0] === '=label') return compareLabelled(b, a, deadline);
   if (a.kind === 'relation' || b.kind === 'relation') return compareRelations(a, b, deadline);
-  if (a.kind === 'union' || b.kind === 'union' || a.kind === 'interval' || b.kind === 'interval') return compareIntervals(a, b, deadline);
+  if (a.kind === 'union' || b.kind === 'union' || a.kind === 'interval' || b.kind === 'interval')
+    return compareIntervals(a, b, deadline);
   if (a.kind === 'list' || b.kind === 'list') return compareLists(a, b, deadline);
   if (a.kind === 'matrix' || b.kind === 'matrix') return compareMatrices(a, b, deadline);
   if (a.kind === 'text' || b.kind === 'text') return compareText(a, b);
@@ -68,9 +79,14 @@ function compareText(a: AnswerNode, b: AnswerNode): Match {
 }
 
 /** "x = 3" against anything: an equation on the other side is compared as an equation, else the value. */
-function compareLabelled(a: Extract<AnswerNode, { kind: 'relation' }>, b: AnswerNode, deadline: number): Match {
+function compareLabelled(
+  a: Extract<AnswerNode, { kind: 'relation' }>,
+  b: AnswerNode,
+  deadline: number,
+): Match {
   const value: AnswerNode = { kind: 'expr', latex: a.terms[1] };
-  if (b.kind === 'relation' && b.ops[0] === '=label') return compareNodes(value, { kind: 'expr', latex: b.terms[1] }, deadline);
+  if (b.kind === 'relation' && b.ops[0] === '=label')
+    return compareNodes(value, { kind: 'expr', latex: b.terms[1] }, deadline);
   if (b.kind === 'relation' && b.ops.every((op) => op === '=')) {
     return compareRelations({ kind: 'relation', terms: a.terms, ops: ['='] }, b, deadline);
   }
@@ -84,7 +100,14 @@ function compareRelations(a: AnswerNode, b: AnswerNode, deadline: number): Match
     if (a.ops.join() === b.ops.join() && a.terms.length === b.terms.length) {
       let allLinks = true;
       for (let k = 0; k < a.ops.length && allLinks; k++) {
-        allLinks = sameRelationLink(a.terms[k], a.terms[k + 1], b.terms[k], b.terms[k + 1], a.ops[k], deadline);
+        allLinks = sameRelationLink(
+          a.terms[k],
+          a.terms[k + 1],
+          b.terms[k],
+          b.terms[k + 1],
+          a.ops[k],
+          deadline,
+        );
       }
       if (allLinks) return YES('relation');
     }
@@ -96,14 +119,26 @@ function compareRelations(a: AnswerNode, b: AnswerNode, deadline: number): Match
   const relation = (a.kind === 'relation' ? a : b) as Extract<AnswerNode, { kind: 'relation' }>;
   const other = a.kind === 'relation' ? b : a;
   const asInterval = relationToIntervals(relation);
-  if (asInterval !== null && (other.kind === 'interval' || other.kind === 'union' || (other.kind === 'list' && other.bracket === 'pair'))) {
+  if (
+    asInterval !== null &&
+    (other.kind === 'interval' ||
+      other.kind === 'union' ||
+      (other.kind === 'list' && other.bracket === 'pair'))
+  ) {
     return compareIntervals(asInterval, other, deadline);
   }
   return NO;
 }
 
 /** l1 op r1 and l2 op r2 say the same: (l1 - r1) = c (l2 - r2) for a constant c (c > 0 for < and \le). */
-function sameRelationLink(l1: string, r1: string, l2: string, r2: string, op: string, deadline: number): boolean {
+function sameRelationLink(
+  l1: string,
+  r1: string,
+  l2: string,
+  r2: string,
+  op: string,
+  deadline: number,
+): boolean {
   if (compactLatex(l1) === compactLatex(l2) && compactLatex(r1) === compactLatex(r2)) return true;
   try {
     const d1 = compileLatex(`(${l1})-(${r1})`);
@@ -144,14 +179,32 @@ function relationToIntervals(r: Extract<AnswerNode, { kind: 'relation' }>): Answ
     [lo, variable, hi] = [expr(r.terms[0]), r.terms[1], expr(r.terms[2])];
     [loClosed, hiClosed] = [r.ops[0] === '\\le', r.ops[1] === '\\le'];
   } else if (r.terms.length === 2 && isVariable(r.terms[0])) {
-    [lo, variable, hi, loClosed, hiClosed] = [infinity('-'), r.terms[0], expr(r.terms[1]), false, r.ops[0] === '\\le'];
+    [lo, variable, hi, loClosed, hiClosed] = [
+      infinity('-'),
+      r.terms[0],
+      expr(r.terms[1]),
+      false,
+      r.ops[0] === '\\le',
+    ];
   } else if (r.terms.length === 2 && isVariable(r.terms[1])) {
-    [lo, variable, hi, loClosed, hiClosed] = [expr(r.terms[0]), r.terms[1], infinity(''), r.ops[0] === '\\le', false];
+    [lo, variable, hi, loClosed, hiClosed] = [
+      expr(r.terms[0]),
+      r.terms[1],
+      infinity(''),
+      r.ops[0] === '\\le',
+      false,
+    ];
   } else return null;
   const interval: AnswerNode = { kind: 'interval', lo, hi, loClosed, hiClosed };
   if (/^\|.*\|$/.test(variable.trim()) && lo.kind === 'expr' && hi.kind === 'expr') {
     // a \le |z| \le b  <=>  z in [-b, -a] U [a, b]
-    const mirrored: AnswerNode = { kind: 'interval', lo: expr(`-(${hi.latex})`), hi: expr(`-(${lo.latex})`), loClosed: hiClosed, hiClosed: loClosed };
+    const mirrored: AnswerNode = {
+      kind: 'interval',
+      lo: expr(`-(${hi.latex})`),
+      hi: expr(`-(${lo.latex})`),
+      loClosed: hiClosed,
+      hiClosed: loClosed,
+    };
     return { kind: 'union', parts: [mirrored, interval] };
   }
   return interval;
@@ -168,7 +221,7 @@ function asIntervalParts(node: AnswerNode): AnswerNode[] | null {
   if (node.kind === 'interval') return [node];
   if (node.kind === 'union') {
     const parts = node.parts.map(asIntervalParts);
-    return parts.some((p) => p === null) ? null : parts.flat() as AnswerNode[];
+    return parts.some((p) => p === null) ? null : (parts.flat() as AnswerNode[]);
   }
   if (node.kind === 'list' && node.bracket === 'pair') {
     return [{ kind: 'interval', lo: node.items[0], hi: node.items[1], loClosed: false, hiClosed: false }];
@@ -219,26 +272,22 @@ function compareLists(a: AnswerNode, b: AnswerNode, deadline: number): Match {
     if (other.kind === 'matrix') return compareMatrices(a, b, deadline);
     return NO;
   }
-  if (a.items.length !== b.items.length) return NO;
   const ordered = (x: typeof a) => x.bracket === 'tuple' || x.bracket === 'pair';
   if (ordered(a) || ordered(b)) {
     // A set is not a tuple; a bare list ("1, 3") may stand for the tuple it lists in order.
-    if (a.bracket === 'set' || b.bracket === 'set') return NO;
+    if (a.bracket === 'set' || b.bracket === 'set' || a.items.length !== b.items.length) return NO;
     return a.items.every((item, k) => compareNodes(item, b.items[k], deadline).equal) ? YES('tuple') : NO;
   }
-  const used = new Set<number>();
-  for (const item of a.items) {
-    const k = b.items.findIndex((other, j) => !used.has(j) && compareNodes(item, other, deadline).equal);
-    if (k < 0) return NO;
-    used.add(k);
-  }
-  return YES('set');
+  // Sets: every element of each side is on the other side (a repeated element does not make a new one).
+  const covers = (xs: AnswerNode[], ys: AnswerNode[]) =>
+    xs.every((x) => ys.some((y) => compareNodes(x, y, deadline).equal));
+  return covers(a.items, b.items) && covers(b.items, a.items) ? YES('set') : NO;
 }
 
 /** "1,22" written with a decimal comma (European style): only when it cannot be a thousands group. */
 function decimalCommaReading(list: Extract<AnswerNode, { kind: 'list' }>): string | null {
   const m = /^(\d+),(\d+)$/.exec(list.raw.trim());
-  if (!m || m[2].length === 3) return null;
+  if (!m || (m[2].length === 3 && m[1] !== '0')) return null;
   return `${m[1]}.${m[2]}`;
 }
 
@@ -248,7 +297,8 @@ function compareMatrices(a: AnswerNode, b: AnswerNode, deadline: number): Match 
   const va = matrixValues(a, deadline);
   const vb = matrixValues(b, deadline);
   if (va === null || vb === null) {
-    if (a.kind === 'matrix' && b.kind === 'matrix') return compactLatex(a.latex) === compactLatex(b.latex) ? YES('string') : NO;
+    if (a.kind === 'matrix' && b.kind === 'matrix')
+      return compactLatex(a.latex) === compactLatex(b.latex) ? YES('string') : NO;
     return NO;
   }
   if (va.length !== vb.length) return NO;
@@ -260,7 +310,11 @@ function compareMatrices(a: AnswerNode, b: AnswerNode, deadline: number): Match 
 function matrixValues(node: AnswerNode, deadline: number): Array<Array<[number, number]>> | null {
   let latex: string;
   if (node.kind === 'matrix' || node.kind === 'expr') latex = node.latex;
-  else if (node.kind === 'list' && (node.bracket === 'tuple' || node.bracket === 'pair') && node.items.every((i) => i.kind === 'expr')) {
+  else if (
+    node.kind === 'list' &&
+    (node.bracket === 'tuple' || node.bracket === 'pair') &&
+    node.items.every((i) => i.kind === 'expr')
+  ) {
     latex = `\\begin{pmatrix}${node.items.map((i) => (i as { latex: string }).latex).join('\\\\')}\\end{pmatrix}`;
   } else return null;
   try {
@@ -298,18 +352,37 @@ export function numberLiteral(latex: string): Rational | null {
   return null;
 }
 
+/** `decimal` is a rounded (or truncated) decimal of the exact rational `exact`, which no decimal writes exactly. */
+function roundedDecimalOf(decimal: string, exact: Rational): boolean {
+  const places = decimalPlaces(decimal);
+  if (places === null || isTerminating(exact)) return false;
+  return isRoundingOf(rationalToNumber(parseDecimal(decimal.trim())!), rationalToNumber(exact), places);
+}
+
+/** `decimal` is `value` correctly rounded to `places` decimal places (half a unit in the last place). */
+function isRoundingOf(decimal: number, value: number, places: number): boolean {
+  return Math.abs(decimal - value) <= 0.5 * 10 ** -places * (1 + 1e-9);
+}
+
 function decimalPlaces(latex: string): number | null {
   const m = /^-?\d*\.(\d+)$/.exec(latex.trim());
   if (!m) return null;
   const significant = latex.replace(/[-.]/g, '').replace(/^0+/, '').length;
-  return significant >= 3 ? m[1].length : null;
+  // Four significant digits: 0.3333 stands for 1/3, but 3.14 does not stand for pi.
+  return significant >= 4 ? m[1].length : null;
 }
 
 export function compareExpressions(a: string, b: string, deadline: number): Match {
   if (compactLatex(a) === compactLatex(b)) return YES('string');
+  const infinity = (x: string) =>
+    /^\+?\\infty$/.test(compactLatex(x)) ? 1 : /^-\\infty$/.test(compactLatex(x)) ? -1 : 0;
+  if (infinity(a) !== 0 || infinity(b) !== 0) return infinity(a) === infinity(b) ? YES('string') : NO;
   const ra = numberLiteral(a);
   const rb = numberLiteral(b);
-  if (ra !== null && rb !== null) return rationalEquals(ra, rb) ? YES('numeric') : NO;
+  if (ra !== null && rb !== null) {
+    if (rationalEquals(ra, rb)) return YES('numeric');
+    return roundedDecimalOf(a, rb) || roundedDecimalOf(b, ra) ? YES('numeric') : NO;
+  }
   let ca: CompiledExpression, cb: CompiledExpression;
   try {
     ca = compileLatex(a);
@@ -337,7 +410,13 @@ function safeValue(c: CompiledExpression, point: Record<string, number>): Array<
   }
 }
 
-function compareConstants(a: string, b: string, ca: CompiledExpression, cb: CompiledExpression, deadline: number): Match {
+function compareConstants(
+  a: string,
+  b: string,
+  ca: CompiledExpression,
+  cb: CompiledExpression,
+  deadline: number,
+): Match {
   const ea = exactValue(ca.node, deadline);
   const eb = exactValue(cb.node, deadline);
   if (ea !== null && eb !== null) return rationalEquals(ea, eb) ? YES('numeric') : NO;
@@ -348,16 +427,20 @@ function compareConstants(a: string, b: string, ca: CompiledExpression, cb: Comp
     // Floats agree; an exact side that is a terminating decimal must match a decimal side exactly.
     const exact = ea ?? eb;
     const other = ea === null ? a : b;
-    if (exact !== null && numberLiteral(other) !== null && !rationalEquals(exact, numberLiteral(other)!)) return NO;
+    if (exact !== null && numberLiteral(other) !== null && !rationalEquals(exact, numberLiteral(other)!))
+      return NO;
     return YES('numeric');
   }
   // A rounded decimal (>= 3 significant digits) of a value that no decimal can write exactly.
   if (va.length === 1 && vb.length === 1 && va[0][1] === 0 && vb[0][1] === 0) {
-    for (const [dec, exact, value] of [[a, eb, vb[0][0]], [b, ea, va[0][0]]] as const) {
+    for (const [dec, exact, value] of [
+      [a, eb, vb[0][0]],
+      [b, ea, va[0][0]],
+    ] as const) {
       const places = decimalPlaces(dec);
       if (places === null || (exact !== null && isTerminating(exact))) continue;
       const decimalValue = rationalToNumber(parseDecimal(dec.trim())!);
-      if (Math.abs(decimalValue - value) < 10 ** -places) return YES('numeric');
+      if (isRoundingOf(decimalValue, value, places)) return YES('numeric');
     }
   }
   return NO;

@@ -16,7 +16,7 @@ export type ExtractionStyle =
 
 export const DEFAULT_EXTRACTION: Record<AnswerFormat, readonly ExtractionStyle[]> = {
   gsm8k: ['gsm8k-hashes', 'boxed', 'minerva', 'answer-is', 'answer-label', 'last-number'],
-  math: ['boxed', 'minerva', 'answer-is', 'answer-label', 'bare', 'last-math', 'last-number'],
+  math: ['boxed', 'minerva', 'answer-is', 'answer-label', 'gsm8k-hashes', 'bare', 'last-math', 'last-number'],
 };
 
 /** Hard cap: extraction only looks at the tail of very long completions (final answers live at the end). */
@@ -30,7 +30,12 @@ export function extractAnswer(
   const source = repairEscapes(text.length > MAX_SCAN_CHARS ? text.slice(-MAX_SCAN_CHARS) : text);
   if (source.trim() === '') return null;
   for (const style of styles) {
-    const found = EXTRACTORS[style](source);
+    let found = EXTRACTORS[style](source);
+    // A Minerva "The final answer is" line written after the last box is the model's final word.
+    if (style === 'boxed' && found !== null && styles.includes('minerva')) {
+      const lastBox = Math.max(source.lastIndexOf('\\boxed'), source.lastIndexOf('\\fbox'));
+      if (source.lastIndexOf('The final answer is') > lastBox) found = extractMinerva(source) ?? found;
+    }
     if (found !== null && found.trim() !== '') return found.trim();
   }
   return null;
@@ -43,7 +48,7 @@ const EXTRACTORS: Record<ExtractionStyle, (text: string) => string | null> = {
   'answer-is': extractAnswerIs,
   'answer-label': extractAnswerLabel,
   bare: extractBare,
-  'last-math': lastMathSpan,
+  'last-math': lastMathOrNumber,
   'last-number': lastNumber,
 };
 
@@ -55,7 +60,10 @@ export function repairEscapes(text: string): string {
   if (!text.includes('\\\\') && !text.includes('\\n')) return text;
   return text
     .replace(/\\n(?=[\\\s*A-Z[#]|$)/g, '\n')
-    .replace(/\\\\(?=(?:[dtc]?frac|boxed|left|right|sqrt|le|ge|leq|geq|text|in|cup|infty|pi|cdot|times|pm)(?![a-zA-Z]))/g, '\\');
+    .replace(
+      /\\\\(?=(?:[dtc]?frac|boxed|left|right|sqrt|le|ge|leq|geq|text|in|cup|infty|pi|cdot|times|pm)(?![a-zA-Z]))/g,
+      '\\',
+    );
 }
 
 function extractHashes(text: string): string | null {
@@ -152,7 +160,7 @@ function extractAnswerIs(text: string): string | null {
 }
 
 function extractAnswerLabel(text: string): string | null {
-  const pattern = /(?:^|\n)[ \t#*]*(?:final answer|answer|a)[ \t]*[:：][ \t*]*/gi;
+  const pattern = /(?:^|\n|(?<=[.!?)]\s+))[ \t#*]*(?:final answer|answer|a)[ \t*]*[:：][ \t*]*/gi;
   let last = -1;
   let match: RegExpExecArray | null;
   while ((match = pattern.exec(text)) !== null) last = match.index + match[0].length;
@@ -163,10 +171,10 @@ function extractAnswerLabel(text: string): string | null {
   if (hope >= 0) rest = rest.slice(0, hope);
   // "**Final Answer**\n\boxed{..}" style labels put the answer on the next line.
   const line = rest.trim().split('\n')[0];
-  const inner = lastMathSpan(line);
-  if (inner !== null) return inner;
-  if (looksBare(line.replace(/\*+/g, '').replace(/\.\s*$/, ''))) return line.replace(/\*+/g, '').replace(/\.\s*$/, '');
-  return lastNumber(line);
+  if (mathSpans(line).length > 0) return lastMathOrNumber(line);
+  if (looksBare(line.replace(/\*+/g, '').replace(/\.\s*$/, '')))
+    return line.replace(/\*+/g, '').replace(/\.\s*$/, '');
+  return lastMathOrNumber(line);
 }
 
 /** The text up to the end of its sentence: a period followed by space/end (not a decimal point), or a newline. */
@@ -180,20 +188,21 @@ function cleanSentenceAnswer(raw: string): string | null {
   const sentence = raw.trim().replace(/^[:\s]+/, '');
   if (sentence === '') return null;
   const math = mathSpans(sentence);
-  if (math.length > 0) {
+  if (math.length > 0 && lastNumberOutsideMath(sentence) === null) {
     const outside = sentence.replace(/\$\$[^$]*\$\$|\$[^$]*\$|\\\([\s\S]*?\\\)|\\\[[\s\S]*?\\\]/g, ' ');
     // "The final answer is $12$ and $13$" joins the spans; prose around one span is dropped.
     return /\b(?:and|or)\b/.test(outside) && math.length > 1 ? math.join(', ') : math[math.length - 1];
   }
   const stripped = sentence.replace(/\.\s*$/, '').replace(/^["'\\]+|["'\\]+$/g, '');
   if (looksBare(stripped)) return stripped;
-  return lastNumber(stripped);
+  return lastMathOrNumber(stripped);
 }
 
 function mathSpans(text: string): string[] {
   const spans: string[] = [];
   // $$..$$, \[..\] may span lines; inline $..$ and \(..\) may not (an unmatched $ would swallow the text).
-  const pattern = /\$\$([\s\S]*?)\$\$|\\\[([\s\S]*?)\\\]|\\\(([^\n]*?)\\\)|(?<!\\)\$((?:[^$\n\\]|\\[\s\S])*?)\$/g;
+  const pattern =
+    /\$\$([\s\S]*?)\$\$|\\\[([\s\S]*?)\\\]|\\\(([^\n]*?)\\\)|(?<!\\)\$((?:[^$\n\\]|\\[\s\S])*?)\$/g;
   let match: RegExpExecArray | null;
   while ((match = pattern.exec(text)) !== null) {
     const body = (match[1] ?? match[2] ?? match[3] ?? match[4] ?? '').trim();
@@ -202,23 +211,81 @@ function mathSpans(text: string): string[] {
   return spans;
 }
 
+const MATH_SPAN = /\$\$[\s\S]*?\$\$|\\\[[\s\S]*?\\\]|\\\([^\n]*?\\\)|(?<!\\)\$(?:[^$\n\\]|\\[\s\S])*?\$/g;
+
+/** The last number written after the last math span (prose such as "the largest $n$ is 34"). */
+function lastNumberOutsideMath(text: string): string | null {
+  let end = 0;
+  for (const m of text.matchAll(MATH_SPAN)) end = (m.index ?? 0) + m[0].length;
+  return lastNumber(text.slice(end));
+}
+
+/** Whichever comes last: the last math span, or a number in the prose after it. */
+function lastMathOrNumber(text: string): string | null {
+  return lastNumberOutsideMath(text) ?? lastMathSpan(text);
+}
+
 function lastMathSpan(text: string): string | null {
   const spans = mathSpans(text);
   return spans.length > 0 ? spans[spans.length - 1] : null;
 }
 
 const UNIT_OR_FILLER_WORDS = new Set([
-  'and', 'or', 'percent', 'pct', 'percentage', 'degrees', 'degree', 'cm', 'mm', 'km', 'meters', 'meter', 'inches',
-  'inch', 'feet', 'foot', 'ft', 'square', 'cubic', 'units', 'unit', 'dollars', 'dollar', 'cents', 'cent', 'hours',
-  'hour', 'minutes', 'minute', 'seconds', 'second', 'miles', 'mile', 'mph', 'yuan', 'days', 'day', 'years', 'year',
-  'sq', 'kg', 'grams', 'pounds', 'liters', 'mi', 'in', 'yd', 'yards',
+  'and',
+  'or',
+  'percent',
+  'pct',
+  'percentage',
+  'degrees',
+  'degree',
+  'cm',
+  'mm',
+  'km',
+  'meters',
+  'meter',
+  'inches',
+  'inch',
+  'feet',
+  'foot',
+  'ft',
+  'square',
+  'cubic',
+  'units',
+  'unit',
+  'dollars',
+  'dollar',
+  'cents',
+  'cent',
+  'hours',
+  'hour',
+  'minutes',
+  'minute',
+  'seconds',
+  'second',
+  'miles',
+  'mile',
+  'mph',
+  'yuan',
+  'days',
+  'day',
+  'years',
+  'year',
+  'sq',
+  'kg',
+  'grams',
+  'pounds',
+  'liters',
+  'mi',
+  'in',
+  'yd',
+  'yards',
 ]);
 
 /** A short answer with no prose: at most one free word, and if it has digits only unit words besides. */
 function looksBare(text: string): boolean {
   const t = text.trim();
   if (t === '' || t.length > 120 || t.includes('\n')) return false;
-  const withoutCommands = t.replace(/\\[a-zA-Z]+/g, ' ');
+  const withoutCommands = t.replace(/\\(?:begin|end)\{[a-zA-Z*]+\}/g, ' ').replace(/\\[a-zA-Z]+/g, ' ');
   const words = withoutCommands.match(/[a-zA-Z]{2,}/g) ?? [];
   const freeWords = words.filter((w) => !UNIT_OR_FILLER_WORDS.has(w.toLowerCase()));
   if (/\d/.test(t)) return freeWords.length === 0;
@@ -232,7 +299,8 @@ function extractBare(text: string): string | null {
 
 /** The last number: not glued to letters in front (AZYUK2A has none), thousands separators and decimal commas allowed. */
 export function lastNumber(text: string): string | null {
-  const pattern = /(?<![A-Za-z\d.,])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:[.,]\d+)?(?:\/\d+)?|(?<![A-Za-z\d])-?\.\d+/g;
+  const pattern =
+    /(?<![A-Za-z\d.,])-?(?:\d{1,3}(?:,\d{3})+|\d+)(?:[.,]\d+)?(?:\/\d+)?|(?<![A-Za-z\d])-?\.\d+/g;
   let last: string | null = null;
   let match: RegExpExecArray | null;
   while ((match = pattern.exec(text)) !== null) last = match[0];

@@ -2,7 +2,13 @@
 // Pure and synchronous (no Node built-ins, no I/O), so activities and workflows can both call it.
 
 import { compareAnswers, type MatchReason } from './compare.js';
-import { DEFAULT_EXTRACTION, extractAnswer, type AnswerFormat, type ExtractionStyle } from './extract.js';
+import {
+  DEFAULT_EXTRACTION,
+  extractAnswer,
+  repairEscapes,
+  type AnswerFormat,
+  type ExtractionStyle,
+} from './extract.js';
 import { normalizeAnswer } from './normalize.js';
 import { VerifyTimeout } from './numeric.js';
 
@@ -34,8 +40,14 @@ export interface GradeOptions {
 const MAX_ANSWER_CHARS = 5_000;
 const DEFAULT_TIMEOUT_MS = 200;
 
-export function gradeCompletion(completion: string, gold: string, format: AnswerFormat, options: GradeOptions = {}): Verdict {
-  if (options.finishReason === 'length') return { extracted: null, normalized: null, correct: false, reason: 'truncated' };
+export function gradeCompletion(
+  completion: string,
+  gold: string,
+  format: AnswerFormat,
+  options: GradeOptions = {},
+): Verdict {
+  if (options.finishReason === 'length')
+    return { extracted: null, normalized: null, correct: false, reason: 'truncated' };
   const extracted = extractAnswer(completion, format, options.extraction ?? DEFAULT_EXTRACTION[format]);
   if (extracted === null) return { extracted: null, normalized: null, correct: false, reason: 'no-answer' };
   const normalized = normalizeAnswer(extracted);
@@ -46,13 +58,21 @@ export function gradeCompletion(completion: string, gold: string, format: Answer
 
 /** The gold answer inside a gold field: a bare answer, or a worked solution ending `#### N` or with `\boxed{}`. */
 export function extractGoldAnswer(gold: string, format: AnswerFormat): string {
-  const styles: readonly ExtractionStyle[] =
-    format === 'gsm8k' ? ['gsm8k-hashes', 'boxed', 'bare', 'last-number'] : ['boxed', 'minerva', 'answer-is', 'bare', 'last-math'];
-  return extractAnswer(gold, format, styles) ?? gold.trim();
+  if (format === 'gsm8k')
+    return extractAnswer(gold, format, ['gsm8k-hashes', 'boxed', 'bare', 'last-number']) ?? gold.trim();
+  const marked = extractAnswer(gold, format, ['boxed', 'minerva', 'answer-is']);
+  if (marked !== null) return marked;
+  // A short gold field is the answer itself ("2xy + 10x", "\\text{October 30}"); a worked solution ends in math.
+  const isSolution = gold.length > 120 || gold.includes('\n') || /[.!?]\s+[A-Z]/.test(gold);
+  return (isSolution ? extractAnswer(gold, format, ['last-math']) : null) ?? repairEscapes(gold).trim();
 }
 
 /** Whether two extracted answers are equivalent, with the reason; never throws, never runs past the time limit. */
-export function answersEquivalent(a: string, b: string, timeoutMs = DEFAULT_TIMEOUT_MS): { equal: boolean; reason: VerdictReason } {
+export function answersEquivalent(
+  a: string,
+  b: string,
+  timeoutMs = DEFAULT_TIMEOUT_MS,
+): { equal: boolean; reason: VerdictReason } {
   if (a.length > MAX_ANSWER_CHARS || b.length > MAX_ANSWER_CHARS) return { equal: false, reason: 'timeout' };
   const deadline = Date.now() + timeoutMs;
   try {

@@ -5,9 +5,22 @@
 export class UnsupportedLatex extends Error {}
 
 const FUNCTIONS: Record<string, string> = {
-  sin: 'sin', cos: 'cos', tan: 'tan', sec: 'sec', csc: 'csc', cot: 'cot',
-  arcsin: 'asin', arccos: 'acos', arctan: 'atan', sinh: 'sinh', cosh: 'cosh', tanh: 'tanh',
-  ln: 'log', log: 'log10', exp: 'exp', lg: 'log10',
+  sin: 'sin',
+  cos: 'cos',
+  tan: 'tan',
+  sec: 'sec',
+  csc: 'csc',
+  cot: 'cot',
+  arcsin: 'asin',
+  arccos: 'acos',
+  arctan: 'atan',
+  sinh: 'sinh',
+  cosh: 'cosh',
+  tanh: 'tanh',
+  ln: 'log',
+  log: 'log10',
+  exp: 'exp',
+  lg: 'log10',
 };
 const CONSTANTS: Record<string, string> = { pi: 'pi', infty: 'Infinity', infinity: 'Infinity', e: 'e' };
 const MULTIPLY = new Set(['cdot', 'times', 'ast']);
@@ -16,7 +29,8 @@ type Token = { type: 'num' | 'letter' | 'cmd' | 'sym'; text: string };
 
 function tokenize(src: string): Token[] {
   const tokens: Token[] = [];
-  const pattern = /\s*(?:(\d+(?:\.\d+)?|\.\d+)|([a-zA-Z])|\\([a-zA-Z]+)|\\\\|(\\[{}]|[+\-*/^_()[\]{}!|,&=<>']))/gy;
+  const pattern =
+    /\s*(?:(\d+(?:\.\d+)?|\.\d+)|([a-zA-Z])|\\([a-zA-Z]+)|\\\\|(\\[{}]|[+\-*/^_()[\]{}!|,&=<>']))/gy;
   let match: RegExpExecArray | null;
   let consumed = 0;
   while (consumed < src.length && (match = pattern.exec(src)) !== null) {
@@ -28,7 +42,8 @@ function tokenize(src: string): Token[] {
     else tokens.push({ type: 'sym', text: '\\\\' });
     if (match[0] === '') break;
   }
-  if (src.slice(consumed).trim() !== '') throw new UnsupportedLatex(`unexpected ${src.slice(consumed, consumed + 10)}`);
+  if (src.slice(consumed).trim() !== '')
+    throw new UnsupportedLatex(`unexpected ${src.slice(consumed, consumed + 10)}`);
   return tokens;
 }
 
@@ -215,7 +230,10 @@ class Translator {
     else {
       // \sin x, \sin 2x: the argument runs over the following product of simple atoms.
       const atoms: string[] = [];
-      while (this.peek() !== undefined && (this.peek()!.type === 'num' || this.peek()!.type === 'letter' || this.peek()!.text === 'pi')) {
+      while (
+        this.peek() !== undefined &&
+        (this.peek()!.type === 'num' || this.peek()!.type === 'letter' || this.peek()!.text === 'pi')
+      ) {
         atoms.push(this.operand());
         if (this.isSym('^')) {
           this.pos++;
@@ -265,7 +283,8 @@ class Translator {
     }
     const filled = rows.filter((row) => row.length > 0);
     const width = filled[0]?.length ?? 0;
-    if (width === 0 || filled.some((row) => row.length !== width)) throw new UnsupportedLatex('ragged matrix');
+    if (width === 0 || filled.some((row) => row.length !== width))
+      throw new UnsupportedLatex('ragged matrix');
     return `[${filled.map((row) => `[${row.join(', ')}]`).join(', ')}]`;
   }
 
@@ -276,7 +295,11 @@ class Translator {
     let end = start;
     while (end < this.tokens.length) {
       const t = this.tokens[end];
-      if ((t.type === 'sym' && (t.text === '&' || t.text === '\\\\')) || (t.type === 'cmd' && t.text === 'end')) break;
+      if (
+        (t.type === 'sym' && (t.text === '&' || t.text === '\\\\')) ||
+        (t.type === 'cmd' && t.text === 'end')
+      )
+        break;
       end++;
     }
     const cell = new Translator(this.tokens.slice(start, end));

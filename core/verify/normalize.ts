@@ -7,7 +7,10 @@ const UNIT_WORDS =
   'square|sq|cubic|cm|mm|km|m|meters?|metres?|inch(?:es)?|in|feet|foot|ft|yards?|yd|miles?|mi|mph|units?|' +
   'degrees?|deg|dollars?|cents?|hours?|hrs?|minutes?|mins?|seconds?|secs?|days?|weeks?|months?|years?|yuan|' +
   'kg|grams?|g|pounds?|lbs?|liters?|litres?|ml|l|people|students|points|ways|cookies|apples|marbles|percent|pct|percentage';
-const TRAILING_UNITS = new RegExp(`(?<=[\\d}).\\s])\\s*(?:(?:${UNIT_WORDS})(?:\\^?\\{?[23]\\}?|²|³)?\\s*)+$`, 'i');
+const TRAILING_UNITS = new RegExp(
+  `(?<=[\\d}).\\s])\\s*(?:(?:${UNIT_WORDS})(?:\\^?\\{?[23]\\}?|²|³)?\\s*)+$`,
+  'i',
+);
 
 /** Unwraps `\cmd{...}` (balanced) keeping the body, for text/formatting commands. */
 function unwrapCommand(text: string, command: string, keep: (body: string) => string): string {
@@ -33,7 +36,28 @@ function unwrapCommand(text: string, command: string, keep: (body: string) => st
   return out + text.slice(i);
 }
 
-const TEXT_COMMANDS = ['text', 'textbf', 'textit', 'textrm', 'textnormal', 'mbox', 'mathrm', 'mathbf', 'mathit', 'mathsf', 'operatorname', 'textsf', 'texttt', 'mathtt', 'emph', 'boxed', 'fbox', 'hbox', 'bold', 'pmb'];
+const TEXT_COMMANDS = [
+  'text',
+  'textbf',
+  'textit',
+  'textrm',
+  'textnormal',
+  'mbox',
+  'mathrm',
+  'mathbf',
+  'mathit',
+  'mathsf',
+  'operatorname',
+  'textsf',
+  'texttt',
+  'mathtt',
+  'emph',
+  'boxed',
+  'fbox',
+  'hbox',
+  'bold',
+  'pmb',
+];
 
 /** `\frac12` -> `\frac{1}{2}`, `\sqrt3` -> `\sqrt{3}`, `\fracab` -> `\frac{a}{b}`, `\frac3{3}` -> `\frac{3}{3}`. */
 function braceShortArguments(text: string): string {
@@ -47,19 +71,27 @@ function braceShortArguments(text: string): string {
 export function normalizeAnswer(raw: string): string {
   let s = raw.trim();
   // Outer math delimiters and trailing sentence punctuation.
-  s = s.replace(/^\$+|\$+$/g, '').replace(/^\\[([]|\\[)\]]$/g, '').trim();
+  s = s
+    .replace(/^\$+|\$+$/g, '')
+    .replace(/^\\[([]|\\[)\]]$/g, '')
+    .trim();
   s = s.replace(/^\\displaystyle/, '');
-  for (const command of TEXT_COMMANDS) s = unwrapCommand(s, command, (body) => (command === 'boxed' || command === 'fbox' ? body : `\\text{${body}}`));
+  for (const command of TEXT_COMMANDS)
+    s = unwrapCommand(s, command, (body) =>
+      command === 'boxed' || command === 'fbox' ? body : `\\text{${body}}`,
+    );
   s = s
     .replace(/\\[dtc]frac/g, '\\frac')
     .replace(/\\[dt]binom/g, '\\binom')
     .replace(/\\(?:left|right|bigl|bigr|Bigl|Bigr|biggl|biggr|big|Big|bigg|Bigg)(?![a-zA-Z])\s*/g, '')
     .replace(/\\middle/g, '')
     .replace(/\\(?:displaystyle|textstyle|scriptstyle)/g, '')
-    .replace(/\\(?:!|,|;|:|quad|qquad|enspace|thinspace|medspace|thickspace)(?![a-zA-Z])/g, ' ')
-    .replace(/\\ /g, ' ')
+    .replace(/,\s*\\!\s*/g, ',')
+    .replace(/(?<!\\)\\!/g, '')
+    .replace(/(?<!\\)\\(?:,|;|:|quad|qquad|enspace|thinspace|medspace|thickspace)(?![a-zA-Z])/g, ' ')
+    .replace(/(?<!\\)\\ /g, ' ')
     .replace(/~/g, ' ')
-    .replace(/\{,\}/g, ',')
+    .replace(/\s*\{\s*,\s*\}\s*/g, ',')
     .replace(/\^\s*\{\s*\\circ\s*\}|\^\s*\\circ|\\circ|°|\\degree/g, '')
     .replace(/\\%|%/g, '')
     .replace(/\\\$|\$|€|£|¥/g, '')
@@ -74,15 +106,27 @@ export function normalizeAnswer(raw: string): string {
     .replace(/\\lbrace|\\\{/g, '\\{')
     .replace(/\\rbrace|\\\}/g, '\\}');
   s = braceShortArguments(s);
+  s = s.replace(/[.,;:\s]+$/, '');
   // \text{} holding a unit, or text after the answer ("15 cm^2", "64 square feet", "17\text{ any text}").
   s = s.replace(/(?<=\S)\s*\\text\{\s+[^{}]*\}(?:\^\{?[23]\}?)?\s*$/, '');
-  s = s.replace(/(?<=[\d}])\s*\\text\{\s*(?:[a-zA-Z ]+)\}(?:\^\{?[23]\}?)?\s*$/, (m) => (/\\text\{\s*(?:and|or)\s*\}/.test(m) ? m : ''));
+  s = s.replace(/(?<=[\d}])\s*\\text\{\s*(?:[a-zA-Z ]+)\}(?:\^\{?[23]\}?)?\s*$/, (m) =>
+    /\\text\{\s*(?:and|or)\s*\}/.test(m) ? m : '',
+  );
   s = s.replace(TRAILING_UNITS, '');
   s = s.replace(/\\text\{\s*(and|or)\s*\}/g, ' $1 ');
   // Thousands separators: 1,000,000 and 1 000 000 (a comma list would have spaces after the commas).
-  s = s.replace(/(?<![\d.,])(\d{1,3}(?:,\d{3})+)(?![\d,])/g, (m) => m.replace(/,/g, ''));
+  s = s.replace(/(?<![\d.,([])([1-9]\d{0,2}(?:,\d{3})+)(?![\d,)\]])/g, (m) => m.replace(/,/g, ''));
   s = s.replace(/(?<![\d.])\d{1,3}(?: \d{3})+(?![\d.])/g, (m) => m.replace(/ /g, ''));
   s = s.replace(/\s+/g, ' ').trim();
-  s = s.replace(/[.,;:\s]+$/, '').replace(/\\$/, '').trim();
+  s = s
+    .replace(/[.,;:\s]+$/, '')
+    .replace(/\\$/, '')
+    .trim();
+  // Mixed number 918\frac{1}{2} (a product would be written with \cdot).
+  s = s.replace(
+    /^(-?)(\d+)\s*\\frac\{(\d+)\}\{(\d+)\}$/,
+    (m, sign: string, whole: string, n: string, d: string) =>
+      Number(n) < Number(d) ? `${sign}(${whole}+\\frac{${n}}{${d}})` : m,
+  );
   return s;
 }

@@ -69,7 +69,10 @@ function outerGroupEnd(text: string): number {
 
 /** A name rather than a value: x, f(x), a_{37}, |AB|, V_1:V_2, (p, q), \frac{NO}{BO}. */
 export function isLabel(text: string): boolean {
-  const t = text.replace(/_\{[^{}]*\}|_[a-zA-Z0-9]/g, '').trim();
+  const t = text
+    .replace(/_\{[^{}]*\}|_[a-zA-Z0-9]/g, '')
+    .replace(/(?<=[a-zA-Z])\([^()]*\)/g, '')
+    .trim();
   if (t === '' || !/[a-zA-Z]/.test(t)) return false;
   if (/^\\(?:pi|infty)$/.test(t)) return false;
   return /^[\\a-zA-Z{}()|:,'\s]+$/.test(t);
@@ -82,18 +85,29 @@ export function parseAnswer(normalized: string): AnswerNode {
   s = s.replace(/^[a-zA-Z]\s*\\in\s*/, '');
   const semicolonParts = splitTopLevel(s, /;/);
   if (semicolonParts.length > 1 && semicolonParts.every((p) => p !== '')) {
-    return bareList(semicolonParts.map((part) => parseGroup(part)), s);
+    return bareList(
+      semicolonParts.map((part) => parseGroup(part)),
+      s,
+    );
   }
   return parseGroup(s);
 }
 
 /** One answer that may be a comma/and/or list: "1, 2", "x = 1 or x = 2", "p=5,q=2" (inside ;-lists a tuple). */
 function parseGroup(text: string): AnswerNode {
-  const parts = splitTopLevel(text, /\s*,\s*|\s+(?:and|or)\s+|(?<=[^a-zA-Z\\])(?:and|or)(?=[^a-zA-Z])/i).filter((p) => p !== '');
+  const parts = splitTopLevel(
+    text,
+    /\s*,\s*|\s+(?:and|or)\s+|(?<=[^a-zA-Z\\])(?:and|or)(?=[^a-zA-Z])/i,
+  ).filter((p) => p !== '');
   if (parts.length <= 1) return parseItem(parts[0] ?? text);
   // "n=1, 2, 3": a label in front of the first item labels the whole list.
   const items = parts.map((part) => parseItem(part));
-  return bareList(items.flatMap((item) => (item.kind === 'list' && item.bracket === 'set' && item.raw.includes('\\pm') ? item.items : [item])), text);
+  return bareList(
+    items.flatMap((item) =>
+      item.kind === 'list' && item.bracket === 'set' && item.raw.includes('\\pm') ? item.items : [item],
+    ),
+    text,
+  );
 }
 
 function bareList(items: AnswerNode[], raw: string): AnswerNode {
@@ -102,7 +116,7 @@ function bareList(items: AnswerNode[], raw: string): AnswerNode {
 
 export function parseItem(raw: string): AnswerNode {
   let s = raw.trim();
-  const choice = /^\(([A-Ea-e])\)$|^([A-E])[.):](?:\s|$)/.exec(s);
+  const choice = /^\(([A-Ea-e])\)$|^([A-E])[.):](?:\s|$)/.exec(s.replace(/\\text\{([^{}]*)\}/g, '$1').trim());
   if (choice) return { kind: 'choice', letter: (choice[1] ?? choice[2]).toUpperCase() };
   s = resolveApprox(s);
   const relation = parseRelation(s);
@@ -123,15 +137,32 @@ export function parseItem(raw: string): AnswerNode {
     const items = inner.trim() === '' ? [] : splitTopLevel(inner, /[,;]/).map(parseItem);
     return { kind: 'list', bracket: 'set', items, raw: s };
   }
-  if (s.startsWith('{') && s.endsWith('}') && outerGroupEnd(s) === s.length - 1) return parseGroup(s.slice(1, -1));
-  if ((s.startsWith('(') || s.startsWith('[')) && (s.endsWith(')') || s.endsWith(']')) && outerGroupEnd(s) === s.length - 1) {
+  if (s.startsWith('{') && s.endsWith('}') && outerGroupEnd(s) === s.length - 1)
+    return parseGroup(s.slice(1, -1));
+  if (
+    (s.startsWith('(') || s.startsWith('[')) &&
+    (s.endsWith(')') || s.endsWith(']')) &&
+    outerGroupEnd(s) === s.length - 1
+  ) {
     const inner = s.slice(1, -1);
     const items = splitTopLevel(inner, /[,;]/);
-    if (items.length === 1) return s.startsWith('(') && s.endsWith(')') ? parseItem(inner) : { kind: 'expr', latex: s };
+    if (items.length === 1)
+      return s.startsWith('(') && s.endsWith(')') ? parseItem(inner) : { kind: 'expr', latex: s };
     if (items.length === 2 && !(s.startsWith('(') && s.endsWith(')'))) {
-      return { kind: 'interval', lo: parseItem(items[0]), hi: parseItem(items[1]), loClosed: s.startsWith('['), hiClosed: s.endsWith(']') };
+      return {
+        kind: 'interval',
+        lo: parseItem(items[0]),
+        hi: parseItem(items[1]),
+        loClosed: s.startsWith('['),
+        hiClosed: s.endsWith(']'),
+      };
     }
-    return { kind: 'list', bracket: items.length === 2 ? 'pair' : 'tuple', items: items.map(parseItem), raw: s };
+    return {
+      kind: 'list',
+      bracket: items.length === 2 ? 'pair' : 'tuple',
+      items: items.map(parseItem),
+      raw: s,
+    };
   }
   if (/^\\begin\{(?:[pbvBV]?matrix|array)\}/.test(s)) return { kind: 'matrix', latex: s };
   const text = asText(s);
@@ -154,7 +185,8 @@ function parseRelation(s: string): AnswerNode | null {
   if (topOps.length !== terms.length - 1 || terms.some((t) => t === '')) return { kind: 'expr', latex: s };
   if (topOps.every((op) => op === '=')) {
     // Chains "x = 5+5+1 = 7 = 11" keep their last value; "x = 3" its right side; "2x+4y = 3" stays an equation.
-    if (terms.length >= 3 || isLabel(terms[0])) {
+    // "\frac12 = \frac{10}{9}" (no letters at all) is a computation whose result is the last term.
+    if (terms.length >= 3 || isLabel(terms[0]) || !/[a-zA-Z]/.test(s.replace(/\\[a-zA-Z]+/g, ''))) {
       const value = parseItem(terms[terms.length - 1]);
       return terms.length === 2 ? labelled(terms[0], value) : value;
     }
@@ -208,7 +240,11 @@ function asText(s: string): string | null {
   const unwrapped = s.replace(/\\text\{([^{}]*)\}/g, '$1').trim();
   if (unwrapped === '') return null;
   if (s.includes('\\text{') && WORDLIKE.test(unwrapped)) return unwrapped.toLowerCase().replace(/\s+/g, ' ');
-  if (WORDLIKE.test(unwrapped) && /[a-zA-Z]{3,}/.test(unwrapped) && !/^(?:sin|cos|tan|log|ln|exp|sqrt|pi)/.test(unwrapped)) {
+  if (
+    WORDLIKE.test(unwrapped) &&
+    /[a-zA-Z]{3,}/.test(unwrapped) &&
+    !/^(?:sin|cos|tan|log|ln|exp|sqrt|pi)/.test(unwrapped)
+  ) {
     return unwrapped.toLowerCase().replace(/\s+/g, ' ');
   }
   if (/^\d+_\{?\d+\}?$/.test(unwrapped)) return unwrapped.replace(/[{}]/g, '');

@@ -1,7 +1,8 @@
 // Test harness: a worker on its own task queue against the shared dev server, a temporary run directory,
 // and small problem sets and configs.
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
-import { NativeConnection, type Worker } from '@temporalio/worker';
+import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
+import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -11,6 +12,9 @@ import { createWorker } from '../../workers/worker.js';
 import { experimentWorkflow, type ExperimentInput, type ExperimentResult } from '../../workflows/experiment.js';
 
 export const NAMESPACE = 'default';
+
+// Worker logs at INFO drown test output; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger('WARN') });
 
 let counter = 0;
 export function uniqueId(prefix: string): string {
@@ -49,6 +53,26 @@ export async function startWorker(taskQueue: string): Promise<RunningWorker> {
       await done;
     },
   };
+}
+
+/** A worker in a child process that a test can SIGKILL. */
+export async function startWorkerProcess(taskQueue: string): Promise<ChildProcess> {
+  const child = spawn(process.execPath, ['--import', 'tsx', 'test/support/worker-process.ts'], {
+    env: {
+      ...process.env,
+      WCSE_TEST_TEMPORAL_ADDRESS: inject('temporalAddress'),
+      WCSE_TEST_TASK_QUEUE: taskQueue,
+      WCSE_TEST_WORKFLOW_BUNDLE: inject('workflowBundlePath'),
+    },
+    stdio: ['ignore', 'pipe', 'inherit'],
+  });
+  await new Promise<void>((resolve, reject) => {
+    child.once('exit', (code) => reject(new Error(`worker process exited with ${code} before it was ready`)));
+    child.stdout!.on('data', (chunk: Buffer) => {
+      if (chunk.toString().includes('ready')) resolve();
+    });
+  });
+  return child;
 }
 
 export async function tempDir(prefix: string): Promise<string> {

@@ -1,0 +1,179 @@
+// `wcse history <id>`: the workflow histories of an experiment (and its sampling children) as a timeline
+// a person can read: stages, activities with attempts and durations, failures with their reasons.
+import type { Client } from '@temporalio/client';
+import { temporal } from '@temporalio/proto';
+
+type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+const EventType = temporal.api.enums.v1.EventType;
+
+function millis(event: HistoryEvent): number {
+  const time = event.eventTime;
+  if (!time) return 0;
+  return Number(time.seconds ?? 0) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
+}
+
+function failureMessage(failure: temporal.api.failure.v1.IFailure | null | undefined): string {
+  let current = failure;
+  const parts: string[] = [];
+  while (current) {
+    if (current.message) parts.push(current.message);
+    current = current.cause;
+  }
+  return parts.join(' <- ') || 'unknown failure';
+}
+
+export interface TimelineLine {
+  at: number;
+  text: string;
+}
+
+/** One workflow execution's history as timeline lines, activities folded into one line each. */
+export function timeline(events: HistoryEvent[], label: string): { lines: TimelineLine[]; children: string[] } {
+  const lines: TimelineLine[] = [];
+  const children: string[] = [];
+  const scheduled = new Map<string, { name: string; at: number; detail: string }>();
+  const started = new Map<string, { attempt: number; at: number }>();
+  for (const event of events) {
+    const at = millis(event);
+    const id = String(event.eventId ?? '');
+    switch (event.eventType) {
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: {
+        const attrs = event.workflowExecutionStartedEventAttributes!;
+        lines.push({ at, text: `${label} started (${attrs.workflowType?.name}, queue ${attrs.taskQueue?.name})` });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
+        const attrs = event.activityTaskScheduledEventAttributes!;
+        scheduled.set(id, { name: attrs.activityType?.name ?? '?', at, detail: activityDetail(attrs) });
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED: {
+        const attrs = event.activityTaskStartedEventAttributes!;
+        started.set(String(attrs.scheduledEventId), { attempt: attrs.attempt ?? 1, at });
+        if (attrs.lastFailure) {
+          const activity = scheduled.get(String(attrs.scheduledEventId));
+          lines.push({
+            at,
+            text: `  ${activity?.name ?? 'activity'}${activity?.detail ?? ''}: attempt ${attrs.attempt} after failure: ${failureMessage(attrs.lastFailure)}`,
+          });
+        }
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
+        const attrs =
+          event.activityTaskCompletedEventAttributes ??
+          event.activityTaskFailedEventAttributes ??
+          event.activityTaskTimedOutEventAttributes ??
+          event.activityTaskCanceledEventAttributes;
+        const key = String(attrs?.scheduledEventId ?? '');
+        const activity = scheduled.get(key);
+        const attempt = started.get(key)?.attempt ?? 1;
+        const outcome =
+          event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
+            ? 'completed'
+            : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
+              ? `FAILED: ${failureMessage(event.activityTaskFailedEventAttributes?.failure)}`
+              : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT
+                ? `TIMED OUT: ${failureMessage(event.activityTaskTimedOutEventAttributes?.failure)}`
+                : 'cancelled';
+        const seconds = activity ? ((at - activity.at) / 1000).toFixed(1) : '?';
+        lines.push({
+          at,
+          text: `  ${activity?.name ?? 'activity'}${activity?.detail ?? ''}: ${outcome} in ${seconds}s` +
+            (attempt > 1 ? ` (attempt ${attempt})` : ''),
+        });
+        break;
+      }
+      case EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: {
+        const childId = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? '?';
+        children.push(childId);
+        lines.push({ at, text: `  child workflow ${childId} started` });
+        break;
+      }
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: {
+        const attrs =
+          event.childWorkflowExecutionCompletedEventAttributes ??
+          event.childWorkflowExecutionFailedEventAttributes ??
+          event.childWorkflowExecutionCanceledEventAttributes ??
+          event.childWorkflowExecutionTerminatedEventAttributes;
+        const failed = event.childWorkflowExecutionFailedEventAttributes?.failure;
+        lines.push({
+          at,
+          text: `  child workflow ${attrs?.workflowExecution?.workflowId}: ${EventType[event.eventType!].replace('EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_', '').toLowerCase()}${failed ? `: ${failureMessage(failed)}` : ''}`,
+        });
+        break;
+      }
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
+        lines.push({ at, text: `  signal ${event.workflowExecutionSignaledEventAttributes?.signalName}` });
+        break;
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCEL_REQUESTED:
+        lines.push({ at, text: `  cancel requested` });
+        break;
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_COMPLETED:
+        lines.push({ at, text: `${label} completed` });
+        break;
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CONTINUED_AS_NEW:
+        lines.push({ at, text: `${label} continued as new (history kept short)` });
+        break;
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
+        lines.push({ at, text: `${label} FAILED: ${failureMessage(event.workflowExecutionFailedEventAttributes?.failure)}` });
+        break;
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
+        lines.push({ at, text: `${label} cancelled` });
+        break;
+      case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
+        lines.push({ at, text: `${label} terminated: ${event.workflowExecutionTerminatedEventAttributes?.reason ?? ''}` });
+        break;
+      default:
+        break;
+    }
+  }
+  return { lines, children };
+}
+
+/** A short tag for an activity from its input: which source, round and batch. */
+function activityDetail(attrs: temporal.api.history.v1.IActivityTaskScheduledEventAttributes): string {
+  const payload = attrs.input?.payloads?.[0];
+  if (!payload?.data) return '';
+  try {
+    const input = JSON.parse(Buffer.from(payload.data).toString('utf8')) as Record<string, unknown>;
+    const parts: string[] = [];
+    if (typeof input.source === 'string') parts.push(input.source);
+    if (typeof input.round === 'number') parts.push(`round ${input.round}`);
+    if (typeof input.batchIndex === 'number') parts.push(`batch ${input.batchIndex}`);
+    return parts.length ? ` [${parts.join(' ')}]` : '';
+  } catch {
+    return '';
+  }
+}
+
+export async function renderHistory(client: Client, id: string): Promise<string> {
+  const output: string[] = [];
+  const render = async (workflowId: string, label: string, runId?: string) => {
+    const handle = client.workflow.getHandle(workflowId, runId);
+    const history = await handle.fetchHistory();
+    const { lines, children } = timeline(history.events ?? [], label);
+    const origin = lines[0]?.at ?? 0;
+    for (const line of lines) output.push(`${formatOffset(line.at - origin)}  ${line.text}`);
+    for (const child of children) {
+      output.push('');
+      await render(child, child);
+    }
+  };
+  await render(id, `experiment ${id}`);
+  return output.join('\n');
+}
+
+function formatOffset(ms: number): string {
+  const seconds = Math.floor(ms / 1000);
+  const h = Math.floor(seconds / 3600);
+  const m = Math.floor((seconds % 3600) / 60);
+  const s = seconds % 60;
+  return `+${String(h).padStart(2, '0')}:${String(m).padStart(2, '0')}:${String(s).padStart(2, '0')}`;
+}

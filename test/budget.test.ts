@@ -1,0 +1,79 @@
+// The flops budget: spending never passes it, and sampling stops within one (worst-case) round of it.
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import path from 'node:path';
+import type { Client, Connection } from '@temporalio/client';
+import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
+import {
+  model,
+  runExperiment,
+  startWorker,
+  tempDir,
+  temporalClient,
+  testConfig,
+  uniqueId,
+  writeProblems,
+  type RunningWorker,
+} from './support/harness.js';
+import { worstCaseRoundCost } from '../core/plan.js';
+
+process.env.WCSE_TEST_API_KEY = 'sk-test-budget';
+
+describe('flops budget', () => {
+  let server: ScriptedServer;
+  let worker: RunningWorker;
+  let client: Client;
+  let connection: Connection;
+
+  beforeAll(async () => {
+    ({ client, connection } = await temporalClient());
+    worker = await startWorker(uniqueId('tq-budget'));
+  });
+  afterAll(async () => {
+    await worker?.stop();
+    await connection?.close();
+    await server?.close();
+  });
+
+  it('spends at most the budget and stops within one round of it', async () => {
+    const dir = await tempDir('budget');
+    const questions = 10;
+    const problems = await writeProblems(dir, questions);
+    const gold = goldTable(Object.fromEntries(problems.gold));
+    // Completions of ~36 tokens against max_tokens 40: the worst case is close to the real cost.
+    server = await startScriptedServer({
+      models: {
+        weak: answerScript({ gold, correctFraction: 0.5, reasoningWords: 30 }),
+        strong: answerScript({ gold, correctFraction: 0.8, reasoningWords: 30 }),
+      },
+    });
+    const budget = 2 * 1e9 * 40 * questions * 7.5; // 7.5 worst-case rounds of one sample at 1e9 params
+    const config = testConfig({
+      problems: { path: problems.file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      models: {
+        wc: model(server.baseURL, 'weak', 1e9, { sampling: { maxTokens: 40 } }),
+        se: model(server.baseURL, 'strong', 3e9, { sampling: { maxTokens: 40 } }),
+      },
+      budget: { mode: 'flops', flopsPerSource: budget, samplesPerRound: 1 },
+      sampling: { batchSize: 5 },
+    });
+    const result = await runExperiment(client, worker.taskQueue, { runDir: path.join(dir, 'run'), config });
+    for (const source of ['wc', 'se'] as const) {
+      const { ledger, samplesPerQuestion } = result.sampling[source];
+      const worst = worstCaseRoundCost({
+        model: config.models[source],
+        questions,
+        samplesPerRound: 1,
+        roundPromptTokens: 0,
+        countPromptTokens: false,
+      }).flops;
+      expect(ledger.flops).toBeLessThanOrEqual(budget);
+      expect(budget - ledger.flops).toBeLessThan(worst);
+      expect(ledger.flops).toBe(2 * config.models[source].params * ledger.completionTokens);
+      expect(samplesPerQuestion).toBeGreaterThan(0);
+      expect(result.verify[source].samples).toBe(questions * samplesPerQuestion);
+    }
+    // WC (1e9) buys three times the rounds of SE (3e9) at the same budget.
+    expect(result.sampling.wc.samplesPerQuestion).toBeGreaterThanOrEqual(3 * result.sampling.se.samplesPerQuestion - 1);
+    expect(result.sampling.se.stopReason).toMatch(/FLOPs budget/);
+  });
+});

@@ -1,0 +1,75 @@
+// Records workflow histories for the replay test: `npm run record-histories`. Re-record when a workflow
+// change is meant to be incompatible (and keep the old fixtures while old runs may still be open).
+import { Client, Connection } from '@temporalio/client';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { validateConfig } from '../../core/config.js';
+import { ensureDevServer } from '../../workers/temporal-cli.js';
+import { createWorker } from '../../workers/worker.js';
+import { experimentWorkflow } from '../../workflows/experiment.js';
+import { answerScript, goldTable, startScriptedServer } from './scripted-server.js';
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const version = process.argv[2] ?? 'v1';
+const dir = await mkdtemp(path.join(os.tmpdir(), 'wcse-record-'));
+const server = await ensureDevServer({ stateDir: path.join(dir, 'temporal'), detached: false, headless: true });
+const gold: Record<string, string> = {};
+const lines: string[] = [];
+for (let i = 1; i <= 6; i++) {
+  const question = `Q${i}: what is ${i} + ${i}?`;
+  gold[question] = String(2 * i);
+  lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
+}
+await writeFile(path.join(dir, 'problems.jsonl'), lines.join('\n') + '\n');
+const endpoint = await startScriptedServer({
+  models: {
+    weak: answerScript({ gold: goldTable(gold), correctFraction: 0.5 }),
+    strong: answerScript({ gold: goldTable(gold), correctFraction: 1, variants: 1 }),
+  },
+});
+const model = (name: string, params: number) => ({ model: name, baseURL: endpoint.baseURL, params, concurrency: 2 });
+const config = validateConfig(
+  {
+    name: 'replay',
+    problems: { path: path.join(dir, 'problems.jsonl'), kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+    models: { wc: model('weak', 1e9), se: model('strong', 2e9) },
+    budget: { mode: 'flops', flopsPerSource: 2 * 2e9 * 512 * 6 * 2.5 },
+    sampling: { batchSize: 2 },
+    datasets: { validationFraction: 0.2 },
+  },
+  'replay',
+);
+const nativeConnection = await NativeConnection.connect({ address: server.address });
+const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue: 'record' });
+const connection = await Connection.connect({ address: server.address });
+const client = new Client({ connection });
+const workflowId = 'replay-experiment';
+await worker.runUntil(
+  client.workflow.execute(experimentWorkflow, {
+    taskQueue: 'record',
+    workflowId,
+    args: [{ experimentId: workflowId, runDir: path.join(dir, 'run'), config }],
+  }),
+);
+const out = path.resolve('test/fixtures/histories');
+await mkdir(out, { recursive: true });
+const indexFile = path.join(out, 'index.json');
+const index = JSON.parse(await readFile(indexFile, 'utf8').catch(() => '{}')) as Record<string, string>;
+for (const [name, id] of [
+  ['experiment', workflowId],
+  ['sampling-wc', `${workflowId}/sample-wc`],
+]) {
+  const history = await client.workflow.getHandle(id).fetchHistory();
+  await writeFile(path.join(out, `${name}-${version}.json`), historyToJSON(history));
+  index[`${name}-${version}.json`] = id;
+  console.log(`wrote ${name}-${version}.json (${history.events?.length} events)`);
+}
+// Replay needs each history's original workflow id (child ids derive from it).
+await writeFile(indexFile, JSON.stringify(index, null, 2) + '\n');
+await connection.close();
+await nativeConnection.close();
+await endpoint.close();
+process.kill(server.pid, 'SIGTERM');
