@@ -11,6 +11,8 @@ export interface BuildDatasetInput {
   maxPerQuestion?: number;
   validationFraction: number;
   seed: number;
+  /** Prompt format of the examples: the evaluation prompt, so training matches testing. */
+  prompt: { system?: string; user: string };
 }
 
 export interface DatasetManifest {
@@ -43,7 +45,7 @@ export async function buildDataset(input: BuildDatasetInput): Promise<DatasetMan
   const dir = datasetDir(input.source);
   const write = async (name: 'train' | 'validation') => {
     const rows = selection[name];
-    const body = toJsonl(rows.map(toChatExample));
+    const body = toJsonl(rows.map((row) => toChatExample(row, input.prompt)));
     const key = `${dir}/${name}.jsonl`;
     await store.write(key, body);
     return { key, examples: rows.length, questions: new Set(rows.map((r) => r.questionId)).size, sha256: sha256(body) };

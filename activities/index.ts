@@ -4,3 +4,5 @@ export { sampleBatch } from './sampling.js';
 export { verifySource } from './verify.js';
 export { analyseRun, judgeFalsePositives } from './analyse.js';
 export { buildDataset } from './datasets.js';
+export { runFinetuneJob } from './finetune/job.js';
+export { evaluateModel } from './evaluate.js';

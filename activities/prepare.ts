@@ -1,5 +1,7 @@
 // The experiment's first activity: the problem set and the plan, recorded in the run directory.
-import type { ExperimentConfig, Source } from '../core/config.js';
+import type { ExperimentConfig, ProblemsConfig, Source } from '../core/config.js';
+import { readProblemSet } from './problems.js';
+import { EVAL_PROBLEMS_KEY } from './evaluate.js';
 import type { Plan } from '../core/plan.js';
 import { planExperiment, promptTokenStats } from './planning.js';
 import { forgetRun, PROBLEMS_KEY } from './run-data.js';
@@ -17,13 +19,7 @@ export interface PreparedRun {
 
 export async function prepareRun(input: { runDir: string; config: ExperimentConfig }): Promise<PreparedRun> {
   const store = openStore(input.runDir);
-  let planned;
-  try {
-    planned = await planExperiment(input.config);
-  } catch (error) {
-    // Bad data or an unaffordable plan will not fix itself on retry.
-    throw ApplicationFailure.create({ type: (error as Error).name, message: (error as Error).message, nonRetryable: true });
-  }
+  const planned = await nonRetryable(() => planExperiment(input.config));
   const body = toJsonl(planned.problems);
   const existing = await readJsonl<Problem>(store, PROBLEMS_KEY);
   if (existing && toJsonl(existing) !== body && (await store.exists('samples'))) {
@@ -34,6 +30,21 @@ export async function prepareRun(input: { runDir: string; config: ExperimentConf
     });
   }
   await store.write(PROBLEMS_KEY, body);
+  if (input.config.evaluation) {
+    const testProblems = await readProblemSetOrFail(input.config.evaluation.problems);
+    const training = new Set(planned.problems.map((p) => p.question.trim()));
+    const leaked = testProblems.filter((p) => training.has(p.question.trim()));
+    if (leaked.length) {
+      throw ApplicationFailure.create({
+        type: 'TestSetLeak',
+        message:
+          `evaluation.problems: ${leaked.length} test question(s) also appear in the training problems ` +
+          `(first: ${leaked[0].id}); keep the test split out of the data that builds finetuning sets`,
+        nonRetryable: true,
+      });
+    }
+    await store.write(EVAL_PROBLEMS_KEY, toJsonl(testProblems));
+  }
   forgetRun(store.location);
   await writeJson(store, 'plan.json', planned.plan);
   const stats = promptTokenStats(input.config, planned.problems);
@@ -45,3 +56,16 @@ export async function prepareRun(input: { runDir: string; config: ExperimentConf
   };
 }
 
+
+/** Bad data or an unaffordable plan will not fix itself on retry. */
+async function nonRetryable<T>(work: () => Promise<T>): Promise<T> {
+  try {
+    return await work();
+  } catch (error) {
+    throw ApplicationFailure.create({ type: (error as Error).name, message: (error as Error).message, nonRetryable: true });
+  }
+}
+
+function readProblemSetOrFail(config: ProblemsConfig): Promise<Problem[]> {
+  return nonRetryable(() => readProblemSet(config));
+}

@@ -18,26 +18,27 @@ export async function problemsById(store: ArtifactStore): Promise<Map<string, Pr
   return (await loadProblemSet(store)).byId;
 }
 
-export function loadProblemSet(store: ArtifactStore): Promise<ProblemSet> {
-  let entry = cache.get(store.location);
+export function loadProblemSet(store: ArtifactStore, key = PROBLEMS_KEY): Promise<ProblemSet> {
+  const cacheKey = `${store.location}\u0000${key}`;
+  let entry = cache.get(cacheKey);
   if (!entry) {
     entry = (async () => {
-      const problems = await readJsonl<Problem>(store, PROBLEMS_KEY);
+      const problems = await readJsonl<Problem>(store, key);
       if (!problems) {
         throw ApplicationFailure.create({
-          message: `${store.location}: ${PROBLEMS_KEY} is missing; the experiment's load stage writes it`,
+          message: `${store.location}: ${key} is missing; the experiment's prepare stage writes it`,
           nonRetryable: true,
         });
       }
       return { list: problems, byId: new Map(problems.map((problem) => [problem.id, problem])) };
     })();
-    entry.catch(() => cache.delete(store.location));
-    cache.set(store.location, entry);
+    entry.catch(() => cache.delete(cacheKey));
+    cache.set(cacheKey, entry);
   }
   return entry;
 }
 
 /** Forget cached inputs of a run (its problem set was rewritten). */
 export function forgetRun(location: string): void {
-  cache.delete(location);
+  for (const key of [...cache.keys()]) if (key.startsWith(`${location}\u0000`)) cache.delete(key);
 }

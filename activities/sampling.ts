@@ -1,17 +1,17 @@
-// The sampling activity: one batch of questions for one source and round. Every paid response is saved
-// to the store the moment it arrives, so a retry, a crashed worker or a replay never pays for it again;
-// a finished batch is one atomic artifact whose presence means "done".
+// Sampling from an endpoint, saved as it is paid for. Every paid response is written to the store the
+// moment it arrives, so a retry, a crashed worker or a replay never pays for it again; a finished batch
+// is one atomic artifact (`<key>.jsonl` + `<key>.meta.json`) whose presence means "done".
 import { Context } from '@temporalio/activity';
-import { setMaxListeners } from 'node:events';
 import { ApplicationFailure } from '@temporalio/common';
+import { setMaxListeners } from 'node:events';
 import type { ModelConfig, Source } from '../core/config.js';
 import { stableSeed } from '../core/hash.js';
 import { flopsFor, usdFor } from '../core/plan.js';
 import { buildMessages, promptTokensUpperBound } from '../core/prompt.js';
 import { EMPTY_LEDGER, addLedgers, type BatchSummary, type Ledger, type Problem, type SampleRecord } from '../core/records.js';
 import { clientFor, limitsFor, toTemporalFailure } from './endpoint.js';
-import { readJson, sha256, toJsonl, writeJson, openStore, type ArtifactStore } from './store.js';
-import { loadProblemSet } from './run-data.js';
+import { loadProblemSet, PROBLEMS_KEY } from './run-data.js';
+import { openStore, readJson, readLog, sha256, toJsonl, writeJson, type ArtifactStore } from './store.js';
 
 export interface SampleBatchInput {
   runDir: string;
@@ -39,6 +39,9 @@ interface BatchMeta {
 /** One paid response, saved before anything else happens. */
 interface SavedPart {
   fingerprint: string;
+  /** Position of the question in the batch, and the request's index among that question's requests. */
+  position: number;
+  chunk: number;
   questionId: string;
   samples: SampleRecord[];
   ledger: Ledger;
@@ -49,8 +52,45 @@ export function batchKey(source: Source, round: number, batchIndex: number): str
   return `samples/${source}/round-${String(round).padStart(4, '0')}/batch-${String(batchIndex).padStart(5, '0')}`;
 }
 
-function fingerprintOf(input: SampleBatchInput, questionIds: string[]): string {
-  const { model } = input;
+export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary> {
+  const store = openStore(input.runDir);
+  const problemSet = await loadProblemSet(store);
+  const questions = problemSet.list.slice(input.questionStart, input.questionEnd);
+  if (questions.length !== input.questionEnd - input.questionStart) {
+    throw ApplicationFailure.create({
+      message: `questions ${input.questionStart}..${input.questionEnd} are not all in ${PROBLEMS_KEY} (${problemSet.list.length})`,
+      nonRetryable: true,
+    });
+  }
+  return sampleQuestions({
+    store,
+    key: batchKey(input.source, input.round, input.batchIndex),
+    label: input.source,
+    model: input.model,
+    questions,
+    samplesPerQuestion: input.samplesPerQuestion,
+    firstSampleIndex: input.firstSampleIndex,
+    round: input.round,
+    countPromptTokens: input.countPromptTokens,
+  });
+}
+
+export interface SampleQuestionsRequest {
+  store: ArtifactStore;
+  /** Artifact key of the batch (without extension). */
+  key: string;
+  /** What the samples are for: a source ('wc', 'se') or an evaluation id. */
+  label: string;
+  model: ModelConfig;
+  questions: Problem[];
+  samplesPerQuestion: number;
+  firstSampleIndex: number;
+  round: number;
+  countPromptTokens: boolean;
+}
+
+function fingerprintOf(request: SampleQuestionsRequest): string {
+  const { model } = request;
   return sha256(
     JSON.stringify({
       model: model.model,
@@ -59,9 +99,9 @@ function fingerprintOf(input: SampleBatchInput, questionIds: string[]): string {
       sampling: model.sampling,
       supportsN: model.supportsN,
       maxN: model.maxN,
-      questionIds,
-      samplesPerQuestion: input.samplesPerQuestion,
-      firstSampleIndex: input.firstSampleIndex,
+      questionIds: request.questions.map((q) => q.id),
+      samplesPerQuestion: request.samplesPerQuestion,
+      firstSampleIndex: request.firstSampleIndex,
     }),
   ).slice(0, 16);
 }
@@ -76,64 +116,58 @@ function mismatch(key: string): ApplicationFailure {
   });
 }
 
-export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary> {
-  const store = openStore(input.runDir);
-  const key = batchKey(input.source, input.round, input.batchIndex);
-  const problemSet = await loadProblemSet(store);
-  const questions = problemSet.list.slice(input.questionStart, input.questionEnd);
-  if (questions.length !== input.questionEnd - input.questionStart) {
-    throw ApplicationFailure.create({
-      message: `questions ${input.questionStart}..${input.questionEnd} are not all in the problem set (${problemSet.list.length})`,
-      nonRetryable: true,
-    });
-  }
-  const fingerprint = fingerprintOf(
-    input,
-    questions.map((q) => q.id),
-  );
-
+/** Samples a batch of questions (inside an activity), resuming from whatever earlier attempts saved. */
+export async function sampleQuestions(request: SampleQuestionsRequest): Promise<BatchSummary> {
+  const { store, key, model } = request;
+  const fingerprint = fingerprintOf(request);
   const done = await readJson<BatchMeta>(store, `${key}.meta.json`);
   if (done) {
     if (done.fingerprint !== fingerprint) throw mismatch(key);
     return { key, artifact: `${key}.jsonl`, questions: done.questions, ledger: done.ledger, reused: true };
   }
 
+  // Responses earlier attempts paid for, by (question position, chunk).
+  const savedParts = new Map<string, SavedPart>();
+  for (const part of await readLog<SavedPart>(store, `${key}.parts.jsonl`)) {
+    if (part.fingerprint !== fingerprint) throw mismatch(`${key}.parts.jsonl`);
+    savedParts.set(`${part.position}/${part.chunk}`, part);
+  }
+  const log = await store.openLog(`${key}.parts.jsonl`);
+
   const context = Context.current();
   // Every request of the batch listens on the one cancellation signal.
   setMaxListeners(0, context.cancellationSignal);
-  const limits = limitsFor(input.model);
-  const client = clientFor(input.model);
-  const what = `${input.source} model ${input.model.model} at ${input.model.baseURL}`;
+  const limits = limitsFor(model);
+  const client = clientFor(model);
+  const what = `${request.label} model ${model.model} at ${model.baseURL}`;
   let partsDone = 0;
   let firstError: unknown = null;
 
   const sampleQuestion = async (problem: Problem, position: number): Promise<SampleRecord[]> => {
-    const messages = buildMessages(input.model.prompt, problem.question);
+    const messages = buildMessages(model.prompt, problem.question);
     const promptBound = promptTokensUpperBound(messages);
     const collected: SampleRecord[] = [];
-    for (let chunk = 0; collected.length < input.samplesPerQuestion; chunk++) {
-      const partKey = `${key}.parts/${String(position).padStart(4, '0')}-${String(chunk).padStart(3, '0')}.json`;
-      const saved = await readJson<SavedPart>(store, partKey);
+    for (let chunk = 0; collected.length < request.samplesPerQuestion; chunk++) {
+      const saved = savedParts.get(`${position}/${chunk}`);
       if (saved) {
-        if (saved.fingerprint !== fingerprint) throw mismatch(partKey);
         collected.push(...saved.samples);
         continue;
       }
       if (firstError) return collected;
-      const wanted = input.samplesPerQuestion - collected.length;
-      const n = input.model.supportsN ? Math.min(wanted, input.model.maxN) : 1;
-      const seed = stableSeed(input.model.sampling.seed, input.source, problem.id, input.round, chunk);
+      const wanted = request.samplesPerQuestion - collected.length;
+      const n = model.supportsN ? Math.min(wanted, model.maxN) : 1;
+      const seed = stableSeed(model.sampling.seed, request.label, problem.id, request.round, chunk);
       const release = await limits.concurrency.acquire();
       let part: SavedPart;
       try {
         if (firstError) return collected;
         await limits.requests?.take(1);
-        await limits.tokens?.take(promptBound + n * input.model.sampling.maxTokens);
-        const { sampling } = input.model;
+        await limits.tokens?.take(promptBound + n * model.sampling.maxTokens);
+        const { sampling } = model;
         const { data, request_id } = await client.chat.completions
           .create(
             {
-              model: input.model.model,
+              model: model.model,
               messages,
               temperature: sampling.temperature,
               top_p: sampling.topP,
@@ -153,10 +187,10 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
         const choices = [...data.choices].sort((a, b) => a.index - b.index).slice(0, wanted);
         const samples = choices.map(
           (choice, i): SampleRecord => ({
-            source: input.source,
+            source: request.label,
             questionId: problem.id,
-            round: input.round,
-            sampleIndex: input.firstSampleIndex + collected.length + i,
+            round: request.round,
+            sampleIndex: request.firstSampleIndex + collected.length + i,
             text: typeof choice.message?.content === 'string' ? choice.message.content : '',
             finishReason: choice.finish_reason ?? null,
             requestId: request_id ?? data.id ?? null,
@@ -167,15 +201,18 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
         );
         part = {
           fingerprint,
+          position,
+          chunk,
           questionId: problem.id,
           samples,
           usageMissing,
-          ledger: ledgerFor(input, { promptTokens, completionTokens }, samples.length),
+          ledger: ledgerFor(model, request.countPromptTokens, { promptTokens, completionTokens }, samples.length),
         };
       } finally {
         release();
       }
-      await writeJson(store, partKey, part);
+      await log.append(JSON.stringify(part));
+      savedParts.set(`${position}/${chunk}`, part);
       partsDone++;
       context.heartbeat({ partsDone });
       if (part.samples.length === 0) {
@@ -189,7 +226,7 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
   // Liveness even while requests wait on the endpoint's concurrency limit; details say how far it got.
   const beat = setInterval(() => context.heartbeat({ partsDone }), heartbeatIntervalMs(context));
   const results = await Promise.allSettled(
-    questions.map((problem, position) =>
+    request.questions.map((problem, position) =>
       sampleQuestion(problem, position).catch((error: unknown) => {
         firstError ??= error;
         throw error;
@@ -197,15 +234,17 @@ export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary
     ),
   );
   clearInterval(beat);
+  await log.close();
   if (firstError) throw toTemporalFailure(firstError, what);
 
   const records = results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
-  const ledger = await sumParts(store, key);
+  // Every saved part counts, including responses from earlier attempts: they were paid for.
+  const ledger = [...savedParts.values()].reduce((sum, part) => addLedgers(sum, part.ledger), EMPTY_LEDGER);
   await store.write(`${key}.jsonl`, toJsonl(records));
-  const meta: BatchMeta = { fingerprint, questions: questions.length, samples: records.length, ledger };
+  const meta: BatchMeta = { fingerprint, questions: request.questions.length, samples: records.length, ledger };
   await writeJson(store, `${key}.meta.json`, meta);
-  await store.remove(`${key}.parts`);
-  return { key, artifact: `${key}.jsonl`, questions: questions.length, ledger, reused: false };
+  await store.remove(`${key}.parts.jsonl`);
+  return { key, artifact: `${key}.jsonl`, questions: request.questions.length, ledger, reused: false };
 }
 
 export function heartbeatIntervalMs(context: Context): number {
@@ -213,28 +252,19 @@ export function heartbeatIntervalMs(context: Context): number {
   return Math.max(200, Math.min(10_000, timeout / 3));
 }
 
-/** Every saved part counts, including responses from earlier attempts: they were paid for. */
-async function sumParts(store: ArtifactStore, key: string): Promise<Ledger> {
-  let ledger = EMPTY_LEDGER;
-  for (const partKey of await store.list(`${key}.parts`)) {
-    const part = await readJson<SavedPart>(store, partKey);
-    if (part) ledger = addLedgers(ledger, part.ledger);
-  }
-  return ledger;
-}
-
 function ledgerFor(
-  input: SampleBatchInput,
+  model: ModelConfig,
+  countPromptTokens: boolean,
   usage: { promptTokens: number; completionTokens: number },
   samples: number,
 ): Ledger {
-  const flopsTokens = usage.completionTokens + (input.countPromptTokens ? usage.promptTokens : 0);
+  const flopsTokens = usage.completionTokens + (countPromptTokens ? usage.promptTokens : 0);
   return {
     requests: 1,
     samples,
     promptTokens: usage.promptTokens,
     completionTokens: usage.completionTokens,
-    flops: flopsFor(input.model.params, flopsTokens),
-    usd: usdFor(input.model, usage),
+    flops: flopsFor(model.params, flopsTokens),
+    usd: usdFor(model, usage),
   };
 }

@@ -2,7 +2,7 @@
 // Workflows pass keys, never contents. Writes are atomic (temp file + rename), so a reader sees a whole
 // artifact or none, and "the artifact exists" can mean "this work is done and paid for".
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, readFile, readdir, rename, rm, stat, writeFile } from 'node:fs/promises';
+import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
 import path from 'node:path';
 
 export interface ArtifactStore {
@@ -16,6 +16,32 @@ export interface ArtifactStore {
   remove(prefix: string): Promise<void>;
   /** A local path for the key where one exists (for humans and local tools), else null. */
   localPath(key: string): string | null;
+  /**
+   * An append-only log of JSON lines, for saving paid-for responses one by one at the cost of one write
+   * each. A line torn by a crash is skipped when the log is read back.
+   */
+  openLog(key: string): Promise<ArtifactLog>;
+}
+
+export interface ArtifactLog {
+  append(line: string): Promise<void>;
+  close(): Promise<void>;
+}
+
+/** The complete lines of a log (a torn last line from a crash is dropped), or [] if there is none. */
+export async function readLog<T>(store: ArtifactStore, key: string): Promise<T[]> {
+  const data = await store.read(key);
+  if (!data) return [];
+  const rows: T[] = [];
+  for (const line of data.toString('utf8').split('\n')) {
+    if (!line.trim()) continue;
+    try {
+      rows.push(JSON.parse(line) as T);
+    } catch {
+      // A partial line written as the process died: that response was never confirmed saved.
+    }
+  }
+  return rows;
 }
 
 /** A run directory on local (or network-mounted) disk. */
@@ -39,10 +65,28 @@ export class LocalStore implements ArtifactStore {
 
   async write(key: string, data: string | Buffer): Promise<void> {
     const target = this.resolve(key);
-    await mkdir(path.dirname(target), { recursive: true });
     const temporary = `${target}.tmp-${randomUUID()}`;
-    await writeFile(temporary, data);
+    try {
+      await writeFile(temporary, data);
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code !== 'ENOENT') throw error;
+      await mkdir(path.dirname(target), { recursive: true });
+      await writeFile(temporary, data);
+    }
     await rename(temporary, target);
+  }
+
+  async openLog(key: string): Promise<ArtifactLog> {
+    const target = this.resolve(key);
+    await mkdir(path.dirname(target), { recursive: true });
+    const handle: FileHandle = await open(target, 'a');
+    return {
+      // One write call per line: a crash can tear only the line being written.
+      append: async (line: string) => {
+        await handle.write(line.endsWith('\n') ? line : line + '\n');
+      },
+      close: () => handle.close(),
+    };
   }
 
   async exists(key: string): Promise<boolean> {

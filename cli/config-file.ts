@@ -2,7 +2,7 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
-import { ConfigError, ExperimentConfigSchema, type ExperimentConfig } from '../core/config.js';
+import { ConfigError, crossFieldProblems, ExperimentConfigSchema, type ExperimentConfig } from '../core/config.js';
 
 export interface LoadedConfig {
   file: string;
@@ -52,7 +52,12 @@ export async function loadConfigFile(file: string, cwd = process.cwd()): Promise
     );
   }
   const config = result.data;
+  const crossField = crossFieldProblems(config);
+  if (crossField.length) throw new ConfigError(file, crossField);
   config.problems.path = path.resolve(path.dirname(absolute), config.problems.path);
+  if (config.evaluation) {
+    config.evaluation.problems.path = path.resolve(path.dirname(absolute), config.evaluation.problems.path);
+  }
   const runDir = path.resolve(cwd, config.runDir ?? path.join('runs', config.name));
   config.runDir = runDir;
   return { file: absolute, config, runDir };

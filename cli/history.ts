@@ -1,9 +1,12 @@
 // `wcse history <id>`: the workflow histories of an experiment (and its sampling children) as a timeline
 // a person can read: stages, activities with attempts and durations, failures with their reasons.
 import type { Client } from '@temporalio/client';
-import { temporal } from '@temporalio/proto';
+import proto from '@temporalio/proto';
 
-type HistoryEvent = temporal.api.history.v1.IHistoryEvent;
+// A CommonJS package: its namespaces come from the default export under ESM.
+const { temporal } = proto;
+
+type HistoryEvent = proto.temporal.api.history.v1.IHistoryEvent;
 const EventType = temporal.api.enums.v1.EventType;
 
 function millis(event: HistoryEvent): number {
@@ -12,7 +15,7 @@ function millis(event: HistoryEvent): number {
   return Number(time.seconds ?? 0) * 1000 + Math.floor((time.nanos ?? 0) / 1e6);
 }
 
-function failureMessage(failure: temporal.api.failure.v1.IFailure | null | undefined): string {
+function failureMessage(failure: proto.temporal.api.failure.v1.IFailure | null | undefined): string {
   let current = failure;
   const parts: string[] = [];
   while (current) {
@@ -138,7 +141,7 @@ export function timeline(events: HistoryEvent[], label: string): { lines: Timeli
 }
 
 /** A short tag for an activity from its input: which source, round and batch. */
-function activityDetail(attrs: temporal.api.history.v1.IActivityTaskScheduledEventAttributes): string {
+function activityDetail(attrs: proto.temporal.api.history.v1.IActivityTaskScheduledEventAttributes): string {
   const payload = attrs.input?.payloads?.[0];
   if (!payload?.data) return '';
   try {

@@ -64,6 +64,26 @@ export const ModelSchema = z
     maxN: z.number().int().positive().default(16),
     /** Seconds before a request is abandoned and retried. */
     requestTimeoutSeconds: z.number().positive().default(120),
+    /** Where and how this model is finetuned (OpenAI fine-tuning protocol); defaults to its own endpoint. */
+    fineTuning: z
+      .object({
+        /** Fine-tuning service (files + fine_tuning.jobs); default: the model's baseURL. */
+        baseURL: z.string().url().optional(),
+        apiKeyEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+          .optional(),
+        /** The base model's id at the fine-tuning service; default: `model`. */
+        model: z.string().optional(),
+        /** Where finetuned models are served for evaluation; default: the fine-tuning service's baseURL. */
+        servingBaseURL: z.string().url().optional(),
+        servingApiKeyEnv: z
+          .string()
+          .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
+          .optional(),
+      })
+      .strict()
+      .optional(),
   })
   .strict();
 
@@ -144,6 +164,55 @@ export const JudgeSchema = z
   })
   .strict();
 
+export const HyperparametersSchema = z
+  .object({
+    epochs: z.number().int().positive().default(3),
+    /** Multiplier of the service's default learning rate (OpenAI style)... */
+    learningRateMultiplier: z.number().positive().optional(),
+    /** ...or an absolute learning rate (sent as an extension field; local engine, most trainers). */
+    learningRate: z.number().positive().optional(),
+    batchSize: z.number().int().positive().optional(),
+    /** LoRA adapters or full finetuning, where the backend offers the choice. */
+    method: z.enum(['lora', 'full']).optional(),
+  })
+  .strict();
+
+export const FinetuneSchema = z
+  .object({
+    backend: z.enum(['openai']).default('openai'),
+    setups: z
+      .object({ student: z.boolean().default(true), wc: z.boolean().default(true), se: z.boolean().default(true) })
+      .strict()
+      .default({ student: true, wc: true, se: true }),
+    /** The same hyperparameters for both data sources of a setup: the comparison stays fair. */
+    hyperparameters: HyperparametersSchema.default({ epochs: 3 }),
+    suffix: z.string().regex(/^[A-Za-z0-9-]{1,40}$/).default('wcse'),
+    pollIntervalSeconds: z.number().positive().default(15),
+    /** A job running longer than this is cancelled and fails its step. */
+    maxJobHours: z.number().positive().default(72),
+  })
+  .strict();
+
+export const EvaluationSchema = z
+  .object({
+    /** The held-out test split (e.g. MATH500, GSM8K test). */
+    problems: ProblemsSchema,
+    /** Samples per question: 1 is greedy pass@1; k > 1 adds pass@k and maj@k. */
+    samples: z.number().int().positive().default(1),
+    temperature: z.number().min(0).max(2).default(0),
+    maxTokens: z.number().int().positive().optional(),
+    batchSize: z.number().int().positive().default(16),
+    /**
+     * The prompt of finetuning data and of every evaluation (base and finetuned alike, so they compare):
+     * system + user template, no few-shot.
+     */
+    prompt: z
+      .object({ system: z.string().optional(), user: z.string().default('{question}') })
+      .strict()
+      .default({ user: '{question}' }),
+  })
+  .strict();
+
 export const ExperimentConfigSchema = z
   .object({
     name: z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" or "-"'),
@@ -178,6 +247,8 @@ export const ExperimentConfigSchema = z
       })
       .strict()
       .default({ validationFraction: 0.1, seed: 0 }),
+    finetune: FinetuneSchema.optional(),
+    evaluation: EvaluationSchema.optional(),
     temporal: z
       .object({
         namespace: z.string().default('default'),
@@ -195,6 +266,9 @@ export type ModelConfig = z.infer<typeof ModelSchema>;
 export type SamplingParams = z.infer<typeof SamplingParamsSchema>;
 export type BudgetConfig = z.infer<typeof BudgetSchema>;
 export type ProblemsConfig = z.infer<typeof ProblemsSchema>;
+export type HyperparametersConfig = z.infer<typeof HyperparametersSchema>;
+export type FinetuneConfig = z.infer<typeof FinetuneSchema>;
+export type EvaluationConfig = z.infer<typeof EvaluationSchema>;
 export type Source = 'wc' | 'se';
 export const SOURCES: readonly Source[] = ['wc', 'se'];
 
@@ -221,7 +295,11 @@ export class ConfigError extends Error {
 /** Validates an already-parsed YAML document; errors name the field path and what was expected. */
 export function validateConfig(raw: unknown, file: string): ExperimentConfig {
   const result = ExperimentConfigSchema.safeParse(raw);
-  if (result.success) return result.data;
+  if (result.success) {
+    const problems = crossFieldProblems(result.data);
+    if (problems.length) throw new ConfigError(file, problems);
+    return result.data;
+  }
   throw new ConfigError(
     file,
     result.error.issues.map((issue) => {
@@ -233,4 +311,16 @@ export function validateConfig(raw: unknown, file: string): ExperimentConfig {
 
 export function answerFormatOf(problems: ProblemsConfig): 'gsm8k' | 'math' {
   return problems.answerFormat ?? (problems.kind === 'gsm8k' ? 'gsm8k' : 'math');
+}
+
+/** Rules that span fields: a student setup needs a student model, finetuning needs an evaluation split. */
+export function crossFieldProblems(config: ExperimentConfig): string[] {
+  const problems: string[] = [];
+  if (config.finetune) {
+    if (config.finetune.setups.student && !config.models.student) {
+      problems.push('finetune.setups.student: the student setup needs models.student (or set it to false)');
+    }
+    if (!config.evaluation) problems.push('evaluation: finetuned models need a held-out test split to be evaluated on');
+  }
+  return problems;
 }

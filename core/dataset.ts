@@ -2,6 +2,7 @@
 // capped, split into train/validation by question so no question leaks across the split.
 import { fnv1a64 } from './hash.js';
 import { solutionIdentity } from './metrics.js';
+import { buildMessages } from './prompt.js';
 
 export interface CorrectSolution {
   questionId: string;
@@ -62,10 +63,11 @@ function inValidation(questionId: string, options: { validationFraction: number;
   return hash / 0x100000000 < options.validationFraction;
 }
 
-export function toChatExample(solution: CorrectSolution): ChatExample {
+/** A chat finetuning example in the same prompt format the finetuned model is evaluated with. */
+export function toChatExample(solution: CorrectSolution, prompt: { system?: string; user: string }): ChatExample {
   return {
     messages: [
-      { role: 'user', content: solution.question },
+      ...buildMessages({ ...prompt, fewShot: [] }, solution.question),
       { role: 'assistant', content: solution.text.trim() },
     ],
   };

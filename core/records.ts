@@ -18,7 +18,8 @@ export interface Usage {
 
 /** One sampled solution, as the endpoint returned it. */
 export interface SampleRecord {
-  source: Source;
+  /** A source ('wc', 'se') for training samples; the evaluation id for evaluation samples. */
+  source: string;
   questionId: string;
   round: number;
   /** Index of this sample among the question's samples, across rounds. */

@@ -30,10 +30,11 @@ async function persistedRequests(runDir: string): Promise<number> {
       for (const name of await readdir(roundDir)) {
         if (name.endsWith('.meta.json')) {
           total += JSON.parse(await readFile(path.join(roundDir, name), 'utf8')).ledger.requests;
-        } else if (name.endsWith('.parts')) {
-          const batch = name.slice(0, -'.parts'.length);
+        } else if (name.endsWith('.parts.jsonl')) {
+          const batch = name.slice(0, -'.parts.jsonl'.length);
           const finished = await readFile(path.join(roundDir, `${batch}.meta.json`)).then(() => true, () => false);
-          if (!finished) total += (await readdir(path.join(roundDir, name))).filter((f) => f.endsWith('.json')).length;
+          const log = await readFile(path.join(roundDir, name), 'utf8').catch(() => '');
+          if (!finished) total += log.split('\n').filter((line) => line.endsWith('}')).length;
         }
       }
     }
@@ -131,7 +132,7 @@ describe('worker crash mid-sampling', () => {
       expect(keys.size).toBe(questions * 4);
       // Some samples were paid by the dead worker's attempt and kept: attempt 1 and 2 both appear.
       const round = await readdir(path.join(runDir, 'samples/wc/round-0000'));
-      expect(round.filter((name) => name.endsWith('.parts'))).toEqual([]);
+      expect(round.filter((name) => name.includes('.parts'))).toEqual([]);
     } finally {
       await worker.stop();
     }

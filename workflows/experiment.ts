@@ -24,6 +24,9 @@ import {
   type Stage,
 } from './messages.js';
 import { samplingWorkflow, type SamplingResult } from './sampling.js';
+import { finetuneSetupWorkflow } from './finetune-setup.js';
+import { SETUPS, type SetupResult } from '../core/results.js';
+import type { ReportSummary } from '../activities/report.js';
 
 export interface ExperimentInput {
   experimentId: string;
@@ -42,6 +45,9 @@ export interface ExperimentResult {
   fpr: Partial<Record<Source, FprResult>>;
   metrics: string;
   datasets: Record<Source, DatasetManifest>;
+  /** Finetune + evaluation results per enabled setup (empty when the config has no finetune section). */
+  setups: SetupResult[];
+  report: ReportSummary | null;
 }
 
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
@@ -67,6 +73,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     paused: false,
     plan: null,
     samplingWorkflowIds,
+    setupWorkflowIds: {},
     sampling: {},
   };
   const enter = (stage: Stage) => {
@@ -184,11 +191,57 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         maxPerQuestion: config.datasets.maxPerQuestion,
         validationFraction: config.datasets.validationFraction,
         seed: config.datasets.seed,
+        prompt: config.evaluation?.prompt ?? { user: '{question}' },
       }),
     ),
   );
   const datasets = { wc: manifests[0], se: manifests[1] };
 
+  const setups: SetupResult[] = [];
+  if (config.finetune && config.evaluation) {
+    enter('finetune');
+    await notPaused();
+    const enabled = SETUPS.filter((setup) => config.finetune!.setups[setup]);
+    const handles = await Promise.all(
+      enabled.map((setup) => {
+        const workflowId = `${self}/finetune-${setup}`;
+        progress.setupWorkflowIds[setup] = workflowId;
+        const trainedModel = setup === 'student' ? config.models.student! : config.models[setup];
+        return startChild(finetuneSetupWorkflow, {
+          workflowId,
+          args: [
+            {
+              runDir,
+              experimentId: input.experimentId,
+              setup,
+              trainedModel,
+              datasets,
+              finetune: config.finetune!,
+              evaluation: config.evaluation!,
+              format,
+              heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
+            },
+          ],
+        });
+      }),
+    );
+    setups.push(...(await Promise.all(handles.map((handle) => handle.result()))));
+  }
+
+  enter('report');
+  const report = await quick.writeReport({ runDir, experimentId: input.experimentId, sampling, setups });
+
   enter('done');
-  return { experimentId: input.experimentId, runDir, plan, sampling, verify, fpr, metrics: metrics.artifact, datasets };
+  return {
+    experimentId: input.experimentId,
+    runDir,
+    plan,
+    sampling,
+    verify,
+    fpr,
+    metrics: metrics.artifact,
+    datasets,
+    setups,
+    report,
+  };
 }

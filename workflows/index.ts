@@ -1,3 +1,4 @@
 // The workflows a worker runs (the bundle's entry point).
 export { experimentWorkflow } from './experiment.js';
 export { samplingWorkflow } from './sampling.js';
+export { finetuneSetupWorkflow } from './finetune-setup.js';

@@ -1,10 +1,20 @@
 // Signals and queries of the experiment workflows; the CLI imports these same definitions.
 import { defineQuery, defineSignal } from '@temporalio/workflow';
 import type { Source } from '../core/config.js';
+import type { Setup } from '../core/results.js';
 import type { Plan } from '../core/plan.js';
 import type { Ledger } from '../core/records.js';
 
-export type Stage = 'prepare' | 'sample' | 'verify' | 'judge' | 'analyse' | 'datasets' | 'done';
+export type Stage =
+  | 'prepare'
+  | 'sample'
+  | 'verify'
+  | 'judge'
+  | 'analyse'
+  | 'datasets'
+  | 'finetune'
+  | 'report'
+  | 'done';
 
 export interface SamplingProgress {
   source: Source;
@@ -29,6 +39,8 @@ export interface ExperimentProgress {
   paused: boolean;
   plan: Plan | null;
   samplingWorkflowIds: Record<Source, string>;
+  /** Workflow ids of the finetune+evaluate children, per setup. */
+  setupWorkflowIds: Partial<Record<Setup, string>>;
   /** Final sampling progress once a source is done (live progress: query its sampling workflow). */
   sampling: Partial<Record<Source, SamplingProgress>>;
 }

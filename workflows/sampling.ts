@@ -40,6 +40,7 @@ export interface SamplingState {
   extraFlops: number;
   extraUsd: number;
   paused: boolean;
+  startedAtMs: number;
 }
 
 export interface SamplingResult {
@@ -48,6 +49,8 @@ export interface SamplingResult {
   samplesPerQuestion: number;
   rounds: number;
   stopReason: string;
+  /** Wall time from the first run of this sampling workflow to its end, continue-as-new included. */
+  wallSeconds: number;
 }
 
 export async function samplingWorkflow(input: SamplingInput): Promise<SamplingResult> {
@@ -68,6 +71,7 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
     extraFlops: 0,
     extraUsd: 0,
     paused: false,
+    startedAtMs: Date.now(),
   };
   const samplesPerRound = input.plan.samplesPerRound;
   const batches = Math.ceil(input.questions / input.batchSize);
@@ -125,9 +129,9 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
     return null;
   };
 
-  // Enough batches in flight to keep the endpoint's request concurrency busy.
-  const requestsPerBatch = input.batchSize * Math.max(1, Math.ceil(samplesPerRound / (model.supportsN ? model.maxN : 1)));
-  const window = Math.max(2, Math.ceil(model.concurrency / requestsPerBatch) + 1);
+  // Enough batches in flight to keep the endpoint busy: a batch keeps at most one request per question
+  // open at a time (a question's requests go one after another), so each batch offers batchSize requests.
+  const window = Math.max(2, Math.ceil((2 * model.concurrency) / input.batchSize) + 1);
 
   for (;;) {
     if (state.nextBatch === 0) {
@@ -184,5 +188,6 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
     samplesPerQuestion: state.samplesPerQuestionDone,
     rounds: state.round,
     stopReason,
+    wallSeconds: (Date.now() - state.startedAtMs) / 1000,
   };
 }

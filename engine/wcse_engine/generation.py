@@ -113,10 +113,14 @@ class Generator:
         if sample:
             generate_kwargs.update(temperature=request.temperature, top_p=request.top_p, top_k=0)
         if request.stop:
-            generate_kwargs.update(stop_strings=request.stop, tokenizer=tokenizer)
+            from transformers import StoppingCriteriaList
+
+            generate_kwargs["stopping_criteria"] = StoppingCriteriaList(
+                [StopOnStrings(tokenizer, request.stop, prompt_length=len(prompt_ids))]
+            )
         with self._lock:
             # Seeding under the lock makes the output a function of the request alone.
-            torch.manual_seed(seed)
+            torch.manual_seed(seed % 2**63)
             with torch.inference_mode():
                 output = model.generate(
                     input_ids=input_ids, attention_mask=torch.ones_like(input_ids), **generate_kwargs
@@ -148,6 +152,27 @@ class Generator:
             },
             "system_fingerprint": f"wcse-engine-seed-{seed}",
         }
+
+
+class StopOnStrings:
+    """Ends a row once its *generated* text contains a stop string.
+
+    (transformers' own stop_strings also matches across the prompt boundary: a prompt ending in a newline and
+    stop "\n\n" would end every choice after one token.) Only a tail window is decoded per step, to keep this
+    cheap; finish_choice re-checks the full text, so a miss costs tokens, never correctness.
+    """
+
+    def __init__(self, tokenizer: Any, stops: list[str], prompt_length: int):
+        self.tokenizer = tokenizer
+        self.stops = stops
+        self.prompt_length = prompt_length
+        self.window = 2 * max(len(stop) for stop in stops) + 4
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor, **kwargs: Any) -> torch.Tensor:
+        tails = input_ids[:, self.prompt_length :][:, -self.window :]
+        texts = self.tokenizer.batch_decode(tails, skip_special_tokens=True)
+        done = [any(stop in text for stop in self.stops) for text in texts]
+        return torch.tensor(done, dtype=torch.bool, device=input_ids.device)
 
 
 def finish_choice(

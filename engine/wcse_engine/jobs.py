@@ -47,16 +47,23 @@ def build_job(body: dict, files: FileStore, registry: ModelRegistry) -> dict:
     if not isinstance(model, str) or not model:
         raise JobRequestError("'model' is required and must be a string", "model")
     if model not in registry.specs:
-        raise JobRequestError(f"The model '{model}' does not exist or cannot be finetuned", "model", 404,
-                              "model_not_found")
+        raise JobRequestError(
+            f"The model '{model}' does not exist or cannot be finetuned", "model", 404, "model_not_found"
+        )
     training_file = body.get("training_file")
     if not isinstance(training_file, str) or files.get(training_file) is None:
-        raise JobRequestError(f"Invalid training_file: {training_file!r} is not an uploaded file", "training_file",
-                              code="invalid_training_file")
+        raise JobRequestError(
+            f"Invalid training_file: {training_file!r} is not an uploaded file",
+            "training_file",
+            code="invalid_training_file",
+        )
     validation_file = body.get("validation_file")
     if validation_file is not None and (not isinstance(validation_file, str) or files.get(validation_file) is None):
-        raise JobRequestError(f"Invalid validation_file: {validation_file!r} is not an uploaded file",
-                              "validation_file", code="invalid_validation_file")
+        raise JobRequestError(
+            f"Invalid validation_file: {validation_file!r} is not an uploaded file",
+            "validation_file",
+            code="invalid_validation_file",
+        )
     suffix = body.get("suffix")
     if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64 or ":" in suffix):
         raise JobRequestError("'suffix' must be a string of at most 64 characters without ':'", "suffix")
@@ -66,8 +73,7 @@ def build_job(body: dict, files: FileStore, registry: ModelRegistry) -> dict:
         raise JobRequestError("'method' must be an object", "method")
     method_type = method.get("type", "supervised")
     if method_type not in ("supervised", "lora", "full"):
-        raise JobRequestError(f"method.type {method_type!r} is not supported (supervised, lora or full)",
-                              "method.type")
+        raise JobRequestError(f"method.type {method_type!r} is not supported (supervised, lora or full)", "method.type")
     # LoRA is the default; `lora: false` (top level or in method) or method.type "full" asks for full finetuning.
     lora = method_type != "full"
     for flag in (body.get("lora"), method.get("lora")):
@@ -89,8 +95,9 @@ def build_job(body: dict, files: FileStore, registry: ModelRegistry) -> dict:
     except (TypeError, ValueError) as error:
         raise JobRequestError(f"invalid hyperparameters: {error}", "hyperparameters") from error
     if n_epochs < 1 or batch_size < 1 or learning_rate <= 0 or lora_r < 1 or max_length < 8:
-        raise JobRequestError("hyperparameters must be positive (n_epochs, batch_size, learning rate, lora_r)",
-                              "hyperparameters")
+        raise JobRequestError(
+            "hyperparameters must be positive (n_epochs, batch_size, learning rate, lora_r)", "hyperparameters"
+        )
     hyperparameters = {
         "n_epochs": n_epochs,
         "batch_size": batch_size,
@@ -149,9 +156,11 @@ def validate_chat_jsonl(path: Path) -> str | None:
             if not isinstance(messages, list) or not messages:
                 return f"line {number}: expected an object with a non-empty 'messages' list"
             for message in messages:
-                if not isinstance(message, dict) or not isinstance(message.get("content"), str) or message.get(
-                    "role"
-                ) not in ("system", "user", "assistant", "developer"):
+                if (
+                    not isinstance(message, dict)
+                    or not isinstance(message.get("content"), str)
+                    or message.get("role") not in ("system", "user", "assistant", "developer")
+                ):
                     return f"line {number}: each message needs a role (system/user/assistant) and string content"
             if not any(m["role"] == "assistant" for m in messages):
                 return f"line {number}: no assistant message to learn from"
@@ -167,8 +176,9 @@ def _die_with_parent() -> None:
 
 
 class JobManager:
-    def __init__(self, state_dir: Path, files: FileStore, jobs: JobStore, registry: ModelRegistry,
-                 models_file: str | None):
+    def __init__(
+        self, state_dir: Path, files: FileStore, jobs: JobStore, registry: ModelRegistry, models_file: str | None
+    ):
         self.state_dir = state_dir
         self.files = files
         self.jobs = jobs
@@ -203,14 +213,14 @@ class JobManager:
         job = self.jobs.get(job_id)
         if job is None:
             raise KeyError(job_id)
-        if job["status"] in TERMINAL_STATUSES:
+        cancelled = self.jobs.transition(job_id, ACTIVE_STATUSES, status="cancelled", finished_at=int(time.time()))
+        if cancelled is None:
             raise JobRequestError(f"Job {job_id} has already {job['status']}; it cannot be cancelled", "job_id")
-        job = self.jobs.update(job_id, status="cancelled", finished_at=int(time.time()))
         append_event(self.jobs.job_dir(job_id), "Job cancelled")
         current = self._current
         if current and current[0] == job_id:
             current[1].terminate()
-        return job
+        return cancelled
 
     # -- the worker loop ---------------------------------------------------------------------------------------
     def _next_job(self) -> dict | None:
@@ -232,10 +242,15 @@ class JobManager:
                 self._fail(job["id"], "internal_error", f"{type(error).__name__}: {error}")
 
     def _fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:
-        if self.jobs.get(job_id)["status"] == "cancelled":
+        failed = self.jobs.transition(
+            job_id,
+            ACTIVE_STATUSES,
+            status="failed",
+            finished_at=int(time.time()),
+            error={"code": code, "message": message, "param": param},
+        )
+        if failed is None:  # cancelled meanwhile
             return
-        self.jobs.update(job_id, status="failed", finished_at=int(time.time()),
-                         error={"code": code, "message": message, "param": param})
         append_event(self.jobs.job_dir(job_id), f"Job failed: {message}", level="error")
 
     def _process(self, job: dict) -> None:
@@ -251,25 +266,40 @@ class JobManager:
                     self._fail(job_id, f"invalid_{param}", f"{param} {file_id}: {problem}", param)
                     return
             append_event(job_dir, "Files validated")
-            job = self.jobs.update(job_id, status="queued")
+            if self.jobs.transition(job_id, ("validating_files",), status="queued") is None:
+                return  # cancelled meanwhile
             append_event(job_dir, "Job enqueued")
-        if self.jobs.get(job_id)["status"] == "cancelled":
-            return
         base_path = self.registry.materialize(job["model"])
-        if job["status"] == "queued":
-            self.jobs.update(job_id, status="running")
+        if self.jobs.transition(job_id, ("queued", "running"), status="running") is None:
+            return
+        if job["status"] != "running":
             append_event(job_dir, "Fine-tuning job started")
         for stale in ("result.json", "error.json"):
             (job_dir / stale).unlink(missing_ok=True)
-        command = [sys.executable, "-m", "wcse_engine.finetune_worker", "--job-dir", str(job_dir),
-                   "--base-model-path", str(base_path),
-                   "--training-file", str(self.files.content_path(job["training_file"]))]
+        command = [
+            sys.executable,
+            "-m",
+            "wcse_engine.finetune_worker",
+            "--job-dir",
+            str(job_dir),
+            "--base-model-path",
+            str(base_path),
+            "--training-file",
+            str(self.files.content_path(job["training_file"])),
+        ]
         if job.get("validation_file"):
             command += ["--validation-file", str(self.files.content_path(job["validation_file"]))]
         log = open(job_dir / "worker.log", "ab")
-        process = subprocess.Popen(command, stdout=log, stderr=subprocess.STDOUT, preexec_fn=_die_with_parent,
-                                   env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"})
+        process = subprocess.Popen(
+            command,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            preexec_fn=_die_with_parent,
+            env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
+        )
         self._current = (job_id, process)
+        if self.jobs.get(job_id)["status"] == "cancelled":  # cancelled between the check above and the spawn
+            process.terminate()
         try:
             return_code = process.wait()
         finally:
@@ -281,8 +311,18 @@ class JobManager:
         if return_code == 0 and result_path.exists():
             result = json.loads(result_path.read_text())
             model_id = fine_tuned_model_id(job)
-            self.jobs.update(job_id, status="succeeded", finished_at=int(time.time()), fine_tuned_model=model_id,
-                             trained_tokens=result["trained_tokens"])
+            if (
+                self.jobs.transition(
+                    job_id,
+                    ("running",),
+                    status="succeeded",
+                    finished_at=int(time.time()),
+                    fine_tuned_model=model_id,
+                    trained_tokens=result["trained_tokens"],
+                )
+                is None
+            ):
+                return
             append_event(job_dir, f"New fine-tuned model created: {model_id}")
             append_event(job_dir, "The job has successfully completed")
         elif error_path.exists():

@@ -226,7 +226,8 @@ def build_tiny_random():
     """A 2-layer llama with random weights and a character-level tokenizer: loads in milliseconds, for tests.
 
     The vocabulary is printable ASCII plus newline and the ChatML markers, so any generated token sequence
-    decodes to text that re-encodes to the same number of tokens (handy for checking usage counts).
+    decodes to text that re-encodes to the same number of tokens (handy for checking usage counts). Bump
+    TINY_RANDOM_VERSION when this changes, so cached copies are rebuilt.
     """
     import torch
     from tokenizers import Tokenizer, models, pre_tokenizers
@@ -263,4 +264,7 @@ def build_tiny_random():
     )
     torch.manual_seed(0)  # the same tiny model on every machine
     model = LlamaForCausalLM(config)
+    # Random weights would emit padding/markers mid-text, which decode drops; suppressing them keeps every
+    # generated token visible in the text (only <|im_end|>, which ends the turn, remains special).
+    model.generation_config.suppress_tokens = [vocab["<|endoftext|>"], vocab["<|im_start|>"], vocab["<unk>"]]
     return model, tokenizer

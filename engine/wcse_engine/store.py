@@ -130,11 +130,12 @@ class JobStore:
             return None
         return json.loads(path.read_text())
 
-    def update(self, job_id: str, **changes: Any) -> dict:
+    def transition(self, job_id: str, allowed_from: tuple[str, ...], **changes: Any) -> dict | None:
+        """Update only if the job is still in one of `allowed_from`: a cancel that came first wins the race."""
         with self._lock:
             job = self.get(job_id)
-            if job is None:
-                raise KeyError(job_id)
+            if job is None or job["status"] not in allowed_from:
+                return None
             job.update(changes)
             write_json_atomic(self.job_dir(job_id) / "job.json", job)
             return job

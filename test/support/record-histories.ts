@@ -1,7 +1,7 @@
 // Records workflow histories for the replay test: `npm run record-histories`. Re-record when a workflow
 // change is meant to be incompatible (and keep the old fixtures while old runs may still be open).
 import { Client, Connection } from '@temporalio/client';
-import { historyToJSON } from '@temporalio/common/lib/proto-utils';
+import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
 import { mkdir, mkdtemp, readFile, writeFile } from 'node:fs/promises';
 import os from 'node:os';

@@ -1,0 +1,158 @@
+// The fine-tuning activity: upload the dataset, create ONE job, wait for it. The job id is saved in the
+// store and in heartbeat details the moment it exists, so a crashed worker's retry resumes polling the
+// same job and never starts a second one; a cancelled experiment cancels the job at the service.
+import { CancelledFailure, Context } from '@temporalio/activity';
+import { ApplicationFailure } from '@temporalio/common';
+import type { HyperparametersConfig, Source } from '../../core/config.js';
+import type { FinetuneResult, Setup } from '../../core/results.js';
+import { toTemporalFailure, type EndpointConfig } from '../endpoint.js';
+import { openStore, readJson, writeJson, type ArtifactStore } from '../store.js';
+import { TERMINAL_STATUSES, type FineTuningBackend, type JobSnapshot } from './backend.js';
+import { OpenAIFineTuningBackend } from './openai-backend.js';
+
+export interface FinetuneJobInput {
+  runDir: string;
+  experimentId: string;
+  setup: Setup;
+  data: Source;
+  backend: 'openai';
+  service: EndpointConfig;
+  /** The base model's id at the fine-tuning service. */
+  baseModel: string;
+  trainKey: string;
+  validationKey: string | null;
+  hyperparameters: HyperparametersConfig;
+  suffix: string;
+  pollIntervalSeconds: number;
+}
+
+interface JobRecord {
+  trainingFileId?: string;
+  validationFileId?: string | null;
+  /** Written before the create call: a retry that finds it without a job id looks the job up by it. */
+  runKey?: string;
+  jobId?: string;
+  startedAtMs?: number;
+}
+
+export function finetuneKey(setup: Setup, data: Source): string {
+  return `finetune/${setup}-on-${data}`;
+}
+
+export function backendFor(kind: 'openai', service: EndpointConfig): FineTuningBackend {
+  switch (kind) {
+    case 'openai':
+      return new OpenAIFineTuningBackend(service);
+  }
+}
+
+export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneResult> {
+  const store = openStore(input.runDir);
+  const key = finetuneKey(input.setup, input.data);
+  const finished = await readJson<FinetuneResult>(store, `${key}/result.json`);
+  if (finished) return finished;
+  const what = `fine-tuning ${input.baseModel} on ${input.data} data (${input.setup} setup) at ${input.service.baseURL}`;
+  const backend = backendFor(input.backend, input.service);
+  const context = Context.current();
+  const record: JobRecord = (await readJson<JobRecord>(store, `${key}/job.json`)) ?? {};
+  const save = () => writeJson(store, `${key}/job.json`, record);
+  try {
+    if (!record.trainingFileId) {
+      record.trainingFileId = await upload(store, backend, input.trainKey, `${input.setup}-${input.data}-train.jsonl`);
+      await save();
+    }
+    if (record.validationFileId === undefined) {
+      record.validationFileId = input.validationKey
+        ? await upload(store, backend, input.validationKey, `${input.setup}-${input.data}-validation.jsonl`)
+        : null;
+      await save();
+    }
+    if (!record.jobId) {
+      record.runKey ??= `${input.experimentId}/${input.setup}-on-${input.data}`;
+      record.startedAtMs ??= Date.now();
+      await save();
+      const adopted = await findJobByRunKey(backend, record.runKey);
+      const job =
+        adopted ??
+        (await backend.createJob({
+          model: input.baseModel,
+          trainingFileId: record.trainingFileId,
+          validationFileId: record.validationFileId,
+          suffix: input.suffix,
+          hyperparameters: input.hyperparameters,
+          metadata: { wcse_run_key: record.runKey },
+        }));
+      record.jobId = job.id;
+      await save();
+    }
+  } catch (error) {
+    throw toTemporalFailure(error, what);
+  }
+  const jobId = record.jobId;
+  context.heartbeat({ jobId });
+
+  let job: JobSnapshot;
+  try {
+    job = await pollUntilDone(backend, jobId, input.pollIntervalSeconds, context);
+  } catch (error) {
+    if (error instanceof CancelledFailure || context.cancellationSignal.aborted) {
+      // The experiment was cancelled: stop paying for the job.
+      await backend.cancelJob(jobId).catch(() => undefined);
+      throw error instanceof CancelledFailure ? error : new CancelledFailure('cancelled');
+    }
+    throw toTemporalFailure(error, what);
+  }
+  const events = await backend.listEvents(jobId).catch(() => []);
+  await writeJson(store, `${key}/events.json`, events);
+  if (job.status !== 'succeeded' || !job.fineTunedModel) {
+    throw ApplicationFailure.create({
+      type: 'FineTuningJobFailed',
+      message: `${what}: job ${jobId} ${job.status}: ${job.error ?? 'no reason given by the service'}`,
+      nonRetryable: true,
+    });
+  }
+  const result: FinetuneResult = {
+    setup: input.setup,
+    data: input.data,
+    baseModel: input.baseModel,
+    jobId,
+    fineTunedModel: job.fineTunedModel,
+    status: job.status,
+    trainedTokens: job.trainedTokens,
+    hyperparameters: { ...input.hyperparameters },
+    trainingFileId: record.trainingFileId!,
+    validationFileId: record.validationFileId ?? null,
+    eventsKey: `${key}/events.json`,
+    wallSeconds: (Date.now() - (record.startedAtMs ?? Date.now())) / 1000,
+  };
+  await writeJson(store, `${key}/result.json`, result);
+  return result;
+}
+
+async function upload(store: ArtifactStore, backend: FineTuningBackend, key: string, name: string): Promise<string> {
+  const content = await store.read(key);
+  if (!content) throw ApplicationFailure.create({ message: `dataset ${key} is missing`, nonRetryable: true });
+  return backend.uploadFile(name, content);
+}
+
+async function findJobByRunKey(backend: FineTuningBackend, runKey: string): Promise<JobSnapshot | null> {
+  const jobs = await backend.listJobs(100);
+  return jobs.find((job) => job.metadata?.wcse_run_key === runKey) ?? null;
+}
+
+async function pollUntilDone(
+  backend: FineTuningBackend,
+  jobId: string,
+  intervalSeconds: number,
+  context: Context,
+): Promise<JobSnapshot> {
+  let interval = Math.min(2, intervalSeconds);
+  for (;;) {
+    const job = await backend.getJob(jobId);
+    context.heartbeat({ jobId, status: job.status });
+    if (TERMINAL_STATUSES.has(job.status)) return job;
+    // Start quick, settle at the configured interval: short jobs finish promptly, long ones poll gently.
+    await context.sleep(interval * 1000);
+    interval = Math.min(intervalSeconds, interval * 2);
+  }
+}

@@ -1,0 +1,114 @@
+// The report activity: reads the run's artifacts (plan, metrics, dataset manifests) and the results the
+// workflow hands in (sampling ledgers, finetune+eval setups), and writes report.json, report.md and the
+// charts (SVG, rasterised to PNG) into the run directory. Idempotent: a re-run overwrites the same keys.
+import type { Source } from '../core/config.js';
+import type { Plan } from '../core/plan.js';
+import { renderHeadline, renderMarkdown } from '../core/report/markdown.js';
+import { buildReportDocument, type ReportDocument } from '../core/report/model.js';
+import { coverageChartSvg, diversityChartSvg, finetuneChartSvg } from '../core/report/svg.js';
+import type { SetupResult } from '../core/results.js';
+import type { SamplingResult } from '../workflows/sampling.js';
+import type { MetricsFile } from './analyse.js';
+import type { DatasetManifest } from './datasets.js';
+import { openStore, readJson, writeJson, type ArtifactStore } from './store.js';
+
+export interface ReportInput {
+  runDir: string;
+  experimentId: string;
+  sampling: Record<Source, SamplingResult>;
+  /** Finetune + evaluation results per setup; empty when finetuning is off. */
+  setups: SetupResult[];
+}
+
+export interface ReportSummary {
+  /** Artifact keys, relative to the run directory. */
+  reportJson: string;
+  reportMd: string;
+  charts: string[];
+  /** Plain-text version of the main table, for the CLI. */
+  headline: string;
+}
+
+export const REPORT_JSON_KEY = 'report.json';
+export const REPORT_MD_KEY = 'report.md';
+const CHARTS_DIR = 'charts';
+
+export async function writeReport(input: ReportInput): Promise<ReportSummary> {
+  const store = openStore(input.runDir);
+  const [plan, metrics, wcManifest, seManifest] = await Promise.all([
+    readJson<Plan>(store, 'plan.json'),
+    readJson<MetricsFile>(store, 'metrics.json'),
+    readJson<DatasetManifest>(store, 'datasets/wc/manifest.json'),
+    readJson<DatasetManifest>(store, 'datasets/se/manifest.json'),
+  ]);
+  const doc = buildReportDocument({
+    experimentId: input.experimentId,
+    generatedAt: new Date().toISOString(),
+    plan,
+    metrics,
+    datasets: { wc: wcManifest, se: seManifest },
+    sampling: input.sampling,
+    setups: input.setups ?? [],
+  });
+
+  const charts: Array<{ name: string; svg: string }> = [
+    { name: 'coverage', svg: coverageChartSvg(doc) },
+    { name: 'diversity', svg: diversityChartSvg(doc) },
+  ];
+  if (doc.comparisons.length) charts.push({ name: 'finetune', svg: finetuneChartSvg(doc) });
+  else {
+    // A report re-made without finetuning must not link a stale chart from an earlier version.
+    await store.remove(`${CHARTS_DIR}/finetune.svg`);
+    await store.remove(`${CHARTS_DIR}/finetune.png`);
+  }
+  doc.charts = await writeCharts(store, charts, doc);
+
+  doc.headline = renderHeadline(doc);
+  await writeJson(store, REPORT_JSON_KEY, doc);
+  await store.write(REPORT_MD_KEY, renderMarkdown(doc));
+  return { reportJson: REPORT_JSON_KEY, reportMd: REPORT_MD_KEY, charts: doc.charts, headline: doc.headline };
+}
+
+type Rasterise = (svg: string) => Buffer;
+
+let rasteriser: Promise<Rasterise> | null = null;
+
+/** resvg, loaded on first use so that a platform without its native binary still gets SVG charts. */
+function loadRasteriser(): Promise<Rasterise> {
+  rasteriser ??= import('@resvg/resvg-js').then(({ Resvg }) => (svg: string) => {
+    const resvg = new Resvg(svg, {
+      fitTo: { mode: 'zoom', value: 2 },
+      background: '#ffffff',
+      font: { loadSystemFonts: true, defaultFontFamily: 'DejaVu Sans' },
+    });
+    return Buffer.from(resvg.render().asPng());
+  });
+  return rasteriser;
+}
+
+/** Rasterises an SVG chart to PNG (2x, for sharp figures). */
+export async function svgToPng(svg: string): Promise<Buffer> {
+  return (await loadRasteriser())(svg);
+}
+
+async function writeCharts(
+  store: ArtifactStore,
+  charts: Array<{ name: string; svg: string }>,
+  doc: ReportDocument,
+): Promise<string[]> {
+  const keys: string[] = [];
+  for (const chart of charts) {
+    const svgKey = `${CHARTS_DIR}/${chart.name}.svg`;
+    const pngKey = `${CHARTS_DIR}/${chart.name}.png`;
+    await store.write(svgKey, chart.svg);
+    keys.push(svgKey);
+    try {
+      await store.write(pngKey, await svgToPng(chart.svg));
+      keys.push(pngKey);
+    } catch (error) {
+      await store.remove(pngKey);
+      doc.notes.push(`${pngKey} was not rendered (${(error as Error).message}); the SVG is there.`);
+    }
+  }
+  return keys;
+}

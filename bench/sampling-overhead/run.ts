@@ -1,0 +1,151 @@
+// Sampling-stage overhead: wcse's sampling workflow (Temporal + activities + per-response persistence)
+// against a bare `openai` client loop at the same concurrency, both against the scripted zero-latency
+// server, in the same run. Prints completions/second for each and the ratio (target >= 0.8).
+//
+//   npm run bench:sampling -- [--completions 10000] [--concurrency 32] [--batch-size 32] [--n 1]
+import { Client, Connection } from '@temporalio/client';
+import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
+import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { parseArgs } from 'node:util';
+import OpenAI from 'openai';
+import { validateConfig } from '../../core/config.js';
+import { buildMessages } from '../../core/prompt.js';
+import { answerScript, goldTable, startScriptedServer } from '../../test/support/scripted-server.js';
+import { prepareRun } from '../../activities/prepare.js';
+import { ensureDevServer } from '../../workers/temporal-cli.js';
+import { createWorker } from '../../workers/worker.js';
+import { samplingWorkflow } from '../../workflows/sampling.js';
+
+const { values } = parseArgs({
+  options: {
+    completions: { type: 'string', default: '10000' },
+    concurrency: { type: 'string', default: '32' },
+    'batch-size': { type: 'string', default: '32' },
+    n: { type: 'string', default: '1' },
+  },
+});
+const completions = Number(values.completions);
+const concurrency = Number(values.concurrency);
+const batchSize = Number(values['batch-size']);
+const perRequest = Number(values.n);
+const samplesPerQuestion = 10;
+const questions = Math.ceil(completions / samplesPerQuestion);
+
+Runtime.install({ logger: new DefaultLogger('WARN') });
+const dir = await mkdtemp(path.join(os.tmpdir(), 'wcse-bench-sampling-'));
+const gold: Record<string, string> = {};
+const lines: string[] = [];
+for (let i = 1; i <= questions; i++) {
+  const question = `Q${i}: what is ${i} + ${i}?`;
+  gold[question] = String(2 * i);
+  lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
+}
+await writeFile(path.join(dir, 'problems.jsonl'), lines.join('\n') + '\n');
+const server = await startScriptedServer({
+  models: { bench: answerScript({ gold: goldTable(gold), correctFraction: 0.5, supportsN: perRequest > 1 }) },
+});
+const config = validateConfig(
+  {
+    name: 'bench',
+    problems: { path: path.join(dir, 'problems.jsonl'), kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+    models: {
+      wc: {
+        model: 'bench',
+        baseURL: server.baseURL,
+        params: 1e9,
+        concurrency,
+        supportsN: perRequest > 1,
+        maxN: Math.max(1, perRequest),
+        sampling: { maxTokens: 64 },
+      },
+      se: { model: 'bench', baseURL: server.baseURL, params: 1e9 },
+    },
+    budget: { mode: 'ratio', samplesPerQuestion },
+    sampling: { batchSize },
+  },
+  'bench',
+);
+
+// Anchor: the same requests from a bare openai client loop at the same concurrency.
+async function bareLoop(): Promise<number> {
+  const client = new OpenAI({ baseURL: server.baseURL, apiKey: 'bench', maxRetries: 0 });
+  const requests: Array<{ question: string; n: number }> = [];
+  for (let i = 1; i <= questions; i++) {
+    for (let left = samplesPerQuestion; left > 0; left -= perRequest) {
+      requests.push({ question: `Q${i}: what is ${i} + ${i}?`, n: Math.min(perRequest, left) });
+    }
+  }
+  let next = 0;
+  let received = 0;
+  const started = performance.now();
+  await Promise.all(
+    Array.from({ length: concurrency }, async () => {
+      while (next < requests.length) {
+        const request = requests[next++];
+        const response = await client.chat.completions.create({
+          model: 'bench',
+          messages: buildMessages(config.models.wc.prompt, request.question),
+          max_tokens: 64,
+          ...(request.n > 1 ? { n: request.n } : {}),
+        });
+        received += response.choices.length;
+      }
+    }),
+  );
+  const seconds = (performance.now() - started) / 1000;
+  if (received !== questions * samplesPerQuestion) throw new Error(`bare loop got ${received} completions`);
+  return received / seconds;
+}
+
+async function wcseSampling(): Promise<number> {
+  const temporal = await ensureDevServer({ stateDir: path.join(dir, 'temporal'), detached: false, headless: true });
+  const runDir = path.join(dir, 'run');
+  const prepared = await prepareRun({ runDir, config });
+  const nativeConnection = await NativeConnection.connect({ address: temporal.address });
+  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue: 'bench' });
+  const connection = await Connection.connect({ address: temporal.address });
+  const client = new Client({ connection });
+  try {
+    return await worker.runUntil(async () => {
+      const started = performance.now();
+      const result = await client.workflow.execute(samplingWorkflow, {
+        taskQueue: 'bench',
+        workflowId: 'bench-sampling',
+        args: [
+          {
+            runDir,
+            source: 'wc',
+            model: config.models.wc,
+            budget: config.budget,
+            plan: prepared.plan.wc,
+            questions: prepared.questions,
+            batchSize,
+            heartbeatTimeoutSeconds: 60,
+            promptTokensUpperBoundSum: prepared.promptTokensUpperBoundSum.wc,
+          },
+        ],
+      });
+      const seconds = (performance.now() - started) / 1000;
+      if (result.ledger.samples !== questions * samplesPerQuestion) {
+        throw new Error(`wcse drew ${result.ledger.samples} completions`);
+      }
+      return result.ledger.samples / seconds;
+    });
+  } finally {
+    await connection.close();
+    await nativeConnection.close();
+    process.kill(temporal.pid, 'SIGTERM');
+  }
+}
+
+const total = questions * samplesPerQuestion;
+console.log(`sampling overhead: ${total} completions, concurrency ${concurrency}, n per request ${perRequest}, batch ${batchSize} questions`);
+const bare = await bareLoop();
+console.log(`bare openai loop : ${bare.toFixed(0)} completions/s`);
+const wcse = await wcseSampling();
+console.log(`wcse sampling    : ${wcse.toFixed(0)} completions/s`);
+console.log(`ratio wcse/bare  : ${(wcse / bare).toFixed(2)}`);
+await server.close();
+await rm(dir, { recursive: true, force: true });

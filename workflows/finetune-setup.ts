@@ -1,0 +1,114 @@
+// One setup of the study (Student-LM, WC-LM or SE-LM): finetune its model on WC data and on SE data with
+// the same hyperparameters, then evaluate both finetuned models and the untouched base on the test split.
+import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
+import type * as activities from '../activities/index.js';
+import type { DatasetManifest } from '../activities/datasets.js';
+import { SOURCES, type EvaluationConfig, type FinetuneConfig, type ModelConfig, type Source } from '../core/config.js';
+import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/results.js';
+import type { AnswerFormat } from '../core/verify/index.js';
+
+export interface FinetuneSetupInput {
+  runDir: string;
+  experimentId: string;
+  setup: Setup;
+  /** The model this setup finetunes (models.student, models.wc or models.se). */
+  trainedModel: ModelConfig;
+  datasets: Record<Source, DatasetManifest>;
+  finetune: FinetuneConfig;
+  evaluation: EvaluationConfig;
+  format: AnswerFormat;
+  heartbeatTimeoutSeconds: number;
+}
+
+/** The model config evaluation uses: the served id and endpoint, the evaluation prompt and sampling. */
+export function evaluatedModel(
+  base: ModelConfig,
+  evaluation: EvaluationConfig,
+  served?: { model: string; baseURL: string; apiKeyEnv?: string },
+): ModelConfig {
+  return {
+    ...base,
+    ...(served ?? {}),
+    prompt: { ...evaluation.prompt, fewShot: [] },
+    sampling: {
+      ...base.sampling,
+      temperature: evaluation.temperature,
+      maxTokens: evaluation.maxTokens ?? base.sampling.maxTokens,
+    },
+    fineTuning: undefined,
+  };
+}
+
+export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<SetupResult> {
+  const { trainedModel, finetune, evaluation, setup } = input;
+  const service = {
+    baseURL: trainedModel.fineTuning?.baseURL ?? trainedModel.baseURL,
+    apiKeyEnv: trainedModel.fineTuning?.apiKeyEnv ?? trainedModel.apiKeyEnv,
+    requestTimeoutSeconds: trainedModel.requestTimeoutSeconds,
+  };
+  const serving = {
+    baseURL: trainedModel.fineTuning?.servingBaseURL ?? service.baseURL,
+    apiKeyEnv: trainedModel.fineTuning?.servingApiKeyEnv ?? service.apiKeyEnv,
+  };
+  const baseModel = trainedModel.fineTuning?.model ?? trainedModel.model;
+
+  const training = proxyActivities<typeof activities>({
+    startToCloseTimeout: `${finetune.maxJobHours} hours`,
+    heartbeatTimeout: `${Math.max(input.heartbeatTimeoutSeconds, 3 * finetune.pollIntervalSeconds)} seconds`,
+    // Wait for the activity to cancel the job at the service before the workflow reports cancelled.
+    cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
+    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+  });
+  const evaluating = proxyActivities<typeof activities>({
+    startToCloseTimeout: '24 hours',
+    heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
+    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+  });
+  const evaluate = (evalId: string, kind: 'base' | 'finetuned', data: Source | null, model: ModelConfig) =>
+    evaluating.evaluateModel({
+      runDir: input.runDir,
+      evalId,
+      kind,
+      setup,
+      data,
+      model,
+      samples: evaluation.samples,
+      batchSize: evaluation.batchSize,
+      format: input.format,
+    });
+
+  const basePromise = evaluate(`${setup}-base`, 'base', null, evaluatedModel(trainedModel, evaluation));
+  const runs = await Promise.all(
+    SOURCES.map(async (data): Promise<{ finetune: FinetuneResult; evaluation: EvalResult }> => {
+      const dataset = input.datasets[data];
+      const job = await training.runFinetuneJob({
+        runDir: input.runDir,
+        experimentId: input.experimentId,
+        setup,
+        data,
+        backend: finetune.backend,
+        service,
+        baseModel,
+        trainKey: dataset.train.key,
+        validationKey: dataset.validation.examples > 0 ? dataset.validation.key : null,
+        hyperparameters: finetune.hyperparameters,
+        suffix: `${finetune.suffix}-${setup}-${data}`.slice(0, 40),
+        pollIntervalSeconds: finetune.pollIntervalSeconds,
+      });
+      const result = await evaluate(
+        `${setup}-on-${data}`,
+        'finetuned',
+        data,
+        evaluatedModel(trainedModel, evaluation, { model: job.fineTunedModel, ...serving }),
+      );
+      return { finetune: job, evaluation: result };
+    }),
+  );
+  return {
+    setup,
+    trainedRole: setup,
+    baseModel,
+    base: await basePromise,
+    runs: { wc: runs[0], se: runs[1] },
+  };
+}
