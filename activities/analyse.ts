@@ -2,7 +2,13 @@
 import { Context } from '@temporalio/activity';
 import { SOURCES, type ModelConfig, type Source } from '../core/config.js';
 import { fnv1a64, stableSeed } from '../core/hash.js';
-import { sourceMetrics, UNIQUE_SOLUTION_DEFINITION, wilsonInterval, type QuestionSamples, type SourceMetrics } from '../core/metrics.js';
+import {
+  sourceMetrics,
+  UNIQUE_SOLUTION_DEFINITION,
+  wilsonInterval,
+  type QuestionSamples,
+  type SourceMetrics,
+} from '../core/metrics.js';
 import { clientFor, limitsFor, toTemporalFailure } from './endpoint.js';
 import { problemsById } from './run-data.js';
 import { openStore, readJson, writeJson } from './store.js';
@@ -82,7 +88,10 @@ export async function judgeFalsePositives(input: JudgeInput): Promise<FprResult>
   const problems = await problemsById(store);
   const correct = (await loadVerifiedSamples(store, input.source)).filter((s) => s.correct);
   const chosen = correct
-    .map((sample) => ({ sample, rank: fnv1a64(`${input.seed}\u0000${sample.questionId}\u0000${sample.sampleIndex}`) }))
+    .map((sample) => ({
+      sample,
+      rank: fnv1a64(`${input.seed}\u0000${sample.questionId}\u0000${sample.sampleIndex}`),
+    }))
     .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
     .slice(0, input.sampleSize)
     .map(({ sample }) => sample);

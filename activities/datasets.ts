@@ -48,7 +48,12 @@ export async function buildDataset(input: BuildDatasetInput): Promise<DatasetMan
     const body = toJsonl(rows.map((row) => toChatExample(row, input.prompt)));
     const key = `${dir}/${name}.jsonl`;
     await store.write(key, body);
-    return { key, examples: rows.length, questions: new Set(rows.map((r) => r.questionId)).size, sha256: sha256(body) };
+    return {
+      key,
+      examples: rows.length,
+      questions: new Set(rows.map((r) => r.questionId)).size,
+      sha256: sha256(body),
+    };
   };
   const manifest: DatasetManifest = {
     source: input.source,

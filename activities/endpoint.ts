@@ -82,7 +82,10 @@ export class RateLimiter {
     const wanted = Math.min(units, this.perMinute);
     for (;;) {
       const now = Date.now();
-      this.available = Math.min(this.perMinute, this.available + ((now - this.updatedAt) / 60_000) * this.perMinute);
+      this.available = Math.min(
+        this.perMinute,
+        this.available + ((now - this.updatedAt) / 60_000) * this.perMinute,
+      );
       this.updatedAt = now;
       if (this.available >= wanted) {
         this.available -= wanted;

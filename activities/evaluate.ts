@@ -63,7 +63,9 @@ export async function evaluateModel(input: EvaluateInput): Promise<EvalResult> {
   const byLevel: EvalResult['byLevel'] = {};
   for (const problem of problems) {
     const samples = (byQuestion.get(problem.id) ?? []).sort((a, b) => a.sampleIndex - b.sampleIndex);
-    const verdicts = samples.map((s) => gradeCompletion(s.text, problem.gold, input.format, { finishReason: s.finishReason }));
+    const verdicts = samples.map((s) =>
+      gradeCompletion(s.text, problem.gold, input.format, { finishReason: s.finishReason }),
+    );
     const first = verdicts[0]?.correct ?? false;
     if (first) correct++;
     if (verdicts.some((v) => v.correct)) passAtK++;
@@ -109,7 +111,8 @@ function majorityCorrect(verdicts: Array<{ normalized: string | null; correct: b
   });
   let best: { count: number; correct: boolean; first: number } | null = null;
   for (const entry of counts.values()) {
-    if (!best || entry.count > best.count || (entry.count === best.count && entry.first < best.first)) best = entry;
+    if (!best || entry.count > best.count || (entry.count === best.count && entry.first < best.first))
+      best = entry;
   }
   return best?.correct ?? false;
 }

@@ -6,3 +6,4 @@ export { analyseRun, judgeFalsePositives } from './analyse.js';
 export { buildDataset } from './datasets.js';
 export { runFinetuneJob } from './finetune/job.js';
 export { evaluateModel } from './evaluate.js';
+export { writeReport } from './report.js';

@@ -6,7 +6,10 @@ import { buildMessages, promptTokensEstimate, promptTokensUpperBound } from '../
 import type { Problem } from '../core/records.js';
 import { readProblemSet } from './problems.js';
 
-export function promptTokenStats(config: ExperimentConfig, problems: Problem[]): Record<Source, PromptTokenStats> {
+export function promptTokenStats(
+  config: ExperimentConfig,
+  problems: Problem[],
+): Record<Source, PromptTokenStats> {
   const stats = {} as Record<Source, PromptTokenStats>;
   for (const source of SOURCES) {
     let expected = 0;

@@ -56,13 +56,16 @@ export async function prepareRun(input: { runDir: string; config: ExperimentConf
   };
 }
 
-
 /** Bad data or an unaffordable plan will not fix itself on retry. */
 async function nonRetryable<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    throw ApplicationFailure.create({ type: (error as Error).name, message: (error as Error).message, nonRetryable: true });
+    throw ApplicationFailure.create({
+      type: (error as Error).name,
+      message: (error as Error).message,
+      nonRetryable: true,
+    });
   }
 }
 

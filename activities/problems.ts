@@ -16,12 +16,14 @@ export class DatasetError extends Error {
   }
 }
 
-const DEFAULT_FIELDS: Record<ProblemsConfig['kind'], { question?: string; answer?: string; id?: string; level?: string }> =
-  {
-    gsm8k: { question: 'question', answer: 'answer' },
-    math: { question: 'problem', answer: 'answer', id: 'unique_id', level: 'level' },
-    generic: {},
-  };
+const DEFAULT_FIELDS: Record<
+  ProblemsConfig['kind'],
+  { question?: string; answer?: string; id?: string; level?: string }
+> = {
+  gsm8k: { question: 'question', answer: 'answer' },
+  math: { question: 'problem', answer: 'answer', id: 'unique_id', level: 'level' },
+  generic: {},
+};
 
 export async function readProblemSet(config: ProblemsConfig): Promise<Problem[]> {
   const fields = { ...DEFAULT_FIELDS[config.kind], ...config.fields };
@@ -58,9 +60,12 @@ export async function readProblemSet(config: ProblemsConfig): Promise<Problem[]>
     }
     const record = row as Record<string, unknown>;
     const question = stringField(record, fields.question);
-    const gold = stringField(record, fields.answer) ?? (config.kind === 'math' ? stringField(record, 'solution') : null);
-    if (!question) errors.push(`line ${lineNumber}: field "${fields.question}" (the question) is missing or empty`);
-    if (!gold) errors.push(`line ${lineNumber}: field "${fields.answer}" (the gold answer) is missing or empty`);
+    const gold =
+      stringField(record, fields.answer) ?? (config.kind === 'math' ? stringField(record, 'solution') : null);
+    if (!question)
+      errors.push(`line ${lineNumber}: field "${fields.question}" (the question) is missing or empty`);
+    if (!gold)
+      errors.push(`line ${lineNumber}: field "${fields.answer}" (the gold answer) is missing or empty`);
     if (!question || !gold) continue;
     const id = (fields.id ? stringField(record, fields.id) : null) ?? `line-${lineNumber}`;
     const firstIdLine = lineOfId.get(id);

@@ -8,7 +8,14 @@ import type { ModelConfig, Source } from '../core/config.js';
 import { stableSeed } from '../core/hash.js';
 import { flopsFor, usdFor } from '../core/plan.js';
 import { buildMessages, promptTokensUpperBound } from '../core/prompt.js';
-import { EMPTY_LEDGER, addLedgers, type BatchSummary, type Ledger, type Problem, type SampleRecord } from '../core/records.js';
+import {
+  EMPTY_LEDGER,
+  addLedgers,
+  type BatchSummary,
+  type Ledger,
+  type Problem,
+  type SampleRecord,
+} from '../core/records.js';
 import { clientFor, limitsFor, toTemporalFailure } from './endpoint.js';
 import { loadProblemSet, PROBLEMS_KEY } from './run-data.js';
 import { openStore, readJson, readLog, sha256, toJsonl, writeJson, type ArtifactStore } from './store.js';
@@ -185,20 +192,18 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
         const promptTokens = data.usage?.prompt_tokens ?? promptBound;
         const completionTokens = data.usage?.completion_tokens ?? data.choices.length * sampling.maxTokens;
         const choices = [...data.choices].sort((a, b) => a.index - b.index).slice(0, wanted);
-        const samples = choices.map(
-          (choice, i): SampleRecord => ({
-            source: request.label,
-            questionId: problem.id,
-            round: request.round,
-            sampleIndex: request.firstSampleIndex + collected.length + i,
-            text: typeof choice.message?.content === 'string' ? choice.message.content : '',
-            finishReason: choice.finish_reason ?? null,
-            requestId: request_id ?? data.id ?? null,
-            requestUsage: { promptTokens, completionTokens },
-            attempt: context.info.attempt,
-            seed,
-          }),
-        );
+        const samples = choices.map((choice, i): SampleRecord => ({
+          source: request.label,
+          questionId: problem.id,
+          round: request.round,
+          sampleIndex: request.firstSampleIndex + collected.length + i,
+          text: typeof choice.message?.content === 'string' ? choice.message.content : '',
+          finishReason: choice.finish_reason ?? null,
+          requestId: request_id ?? data.id ?? null,
+          requestUsage: { promptTokens, completionTokens },
+          attempt: context.info.attempt,
+          seed,
+        }));
         part = {
           fingerprint,
           position,
@@ -206,7 +211,12 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
           questionId: problem.id,
           samples,
           usageMissing,
-          ledger: ledgerFor(model, request.countPromptTokens, { promptTokens, completionTokens }, samples.length),
+          ledger: ledgerFor(
+            model,
+            request.countPromptTokens,
+            { promptTokens, completionTokens },
+            samples.length,
+          ),
         };
       } finally {
         release();
@@ -216,7 +226,10 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
       partsDone++;
       context.heartbeat({ partsDone });
       if (part.samples.length === 0) {
-        throw ApplicationFailure.create({ type: 'EmptyChoices', message: `${what}: the response had no choices` });
+        throw ApplicationFailure.create({
+          type: 'EmptyChoices',
+          message: `${what}: the response had no choices`,
+        });
       }
       collected.push(...part.samples);
     }
@@ -241,7 +254,12 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
   // Every saved part counts, including responses from earlier attempts: they were paid for.
   const ledger = [...savedParts.values()].reduce((sum, part) => addLedgers(sum, part.ledger), EMPTY_LEDGER);
   await store.write(`${key}.jsonl`, toJsonl(records));
-  const meta: BatchMeta = { fingerprint, questions: request.questions.length, samples: records.length, ledger };
+  const meta: BatchMeta = {
+    fingerprint,
+    questions: request.questions.length,
+    samples: records.length,
+    ledger,
+  };
   await writeJson(store, `${key}.meta.json`, meta);
   await store.remove(`${key}.parts.jsonl`);
   return { key, artifact: `${key}.jsonl`, questions: request.questions.length, ledger, reused: false };

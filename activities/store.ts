@@ -2,7 +2,17 @@
 // Workflows pass keys, never contents. Writes are atomic (temp file + rename), so a reader sees a whole
 // artifact or none, and "the artifact exists" can mean "this work is done and paid for".
 import { createHash, randomUUID } from 'node:crypto';
-import { mkdir, open, readFile, readdir, rename, rm, stat, writeFile, type FileHandle } from 'node:fs/promises';
+import {
+  mkdir,
+  open,
+  readFile,
+  readdir,
+  rename,
+  rm,
+  stat,
+  writeFile,
+  type FileHandle,
+} from 'node:fs/promises';
 import path from 'node:path';
 
 export interface ArtifactStore {
@@ -50,7 +60,8 @@ export class LocalStore implements ArtifactStore {
 
   private resolve(key: string): string {
     const normalized = path.posix.normalize(key);
-    if (normalized.startsWith('..') || path.isAbsolute(normalized)) throw new Error(`bad artifact key: ${key}`);
+    if (normalized.startsWith('..') || path.isAbsolute(normalized))
+      throw new Error(`bad artifact key: ${key}`);
     return path.join(this.location, normalized);
   }
 

@@ -38,8 +38,15 @@ export async function verifySource(input: VerifySourceInput): Promise<VerifySumm
     const sample = samples[i];
     const problem = problems.get(sample.questionId);
     if (!problem) throw new Error(`sample of unknown question ${sample.questionId}`);
-    const verdict = gradeCompletion(sample.text, problem.gold, input.format, { finishReason: sample.finishReason });
-    verdicts.push({ source: input.source, questionId: sample.questionId, sampleIndex: sample.sampleIndex, ...verdict });
+    const verdict = gradeCompletion(sample.text, problem.gold, input.format, {
+      finishReason: sample.finishReason,
+    });
+    verdicts.push({
+      source: input.source,
+      questionId: sample.questionId,
+      sampleIndex: sample.sampleIndex,
+      ...verdict,
+    });
     if (i % 2000 === 1999) Context.current().heartbeat({ graded: i + 1 });
   }
   await store.write(verdictsKey(input.source), toJsonl(verdicts));
@@ -72,7 +79,8 @@ export async function loadVerifiedSamples(store: ArtifactStore, source: Source):
   const byKey = new Map(verdicts.map((v) => [`${v.questionId}\u0000${v.sampleIndex}`, v]));
   return samples.map((sample) => {
     const verdict = byKey.get(`${sample.questionId}\u0000${sample.sampleIndex}`);
-    if (!verdict) throw new Error(`${source} sample ${sample.questionId}#${sample.sampleIndex} has no verdict`);
+    if (!verdict)
+      throw new Error(`${source} sample ${sample.questionId}#${sample.sampleIndex} has no verdict`);
     return { ...sample, correct: verdict.correct, extracted: verdict.extracted, reason: verdict.reason };
   });
 }

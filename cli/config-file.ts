@@ -2,7 +2,12 @@
 import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { LineCounter, parseDocument, isNode } from 'yaml';
-import { ConfigError, crossFieldProblems, ExperimentConfigSchema, type ExperimentConfig } from '../core/config.js';
+import {
+  ConfigError,
+  crossFieldProblems,
+  ExperimentConfigSchema,
+  type ExperimentConfig,
+} from '../core/config.js';
 
 export interface LoadedConfig {
   file: string;
@@ -82,12 +87,15 @@ function lineOf(
  */
 export function expandEnv(value: unknown): unknown {
   if (typeof value === 'string') {
-    return value.replace(/\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g, (_, name: string, fallback?: string) => {
-      const fromEnv = process.env[name];
-      if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
-      if (fallback !== undefined) return fallback;
-      throw new Error(`environment variable ${name} is not set (used as \${${name}} in the config)`);
-    });
+    return value.replace(
+      /\$\{([A-Za-z_][A-Za-z0-9_]*)(?::-([^}]*))?\}/g,
+      (_, name: string, fallback?: string) => {
+        const fromEnv = process.env[name];
+        if (fromEnv !== undefined && fromEnv !== '') return fromEnv;
+        if (fallback !== undefined) return fallback;
+        throw new Error(`environment variable ${name} is not set (used as \${${name}} in the config)`);
+      },
+    );
   }
   if (Array.isArray(value)) return value.map(expandEnv);
   if (value && typeof value === 'object') {

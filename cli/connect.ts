@@ -23,14 +23,23 @@ export async function resolveTarget(namespace?: string): Promise<TemporalTarget>
   const tls = Boolean(apiKey) || process.env.TEMPORAL_TLS === 'true';
   const ns = process.env.TEMPORAL_NAMESPACE ?? namespace ?? 'default';
   if (process.env.TEMPORAL_ADDRESS) {
-    return { address: process.env.TEMPORAL_ADDRESS, namespace: ns, embedded: false, uiUrl: null, apiKey, tls };
+    return {
+      address: process.env.TEMPORAL_ADDRESS,
+      namespace: ns,
+      embedded: false,
+      uiUrl: null,
+      apiKey,
+      tls,
+    };
   }
   const server = await ensureDevServer({ stateDir: path.join(stateDir(), 'temporal') });
   if (server.started) console.error(`Started the local Temporal dev server (Web UI: ${server.uiUrl})`);
   return { address: server.address, namespace: ns, embedded: true, uiUrl: server.uiUrl, tls: false };
 }
 
-export async function connectClient(target: TemporalTarget): Promise<{ client: Client; connection: Connection }> {
+export async function connectClient(
+  target: TemporalTarget,
+): Promise<{ client: Client; connection: Connection }> {
   const connection = await Connection.connect({
     address: target.address,
     tls: target.tls || undefined,
@@ -40,5 +49,9 @@ export async function connectClient(target: TemporalTarget): Promise<{ client: C
 }
 
 export async function connectWorker(target: TemporalTarget): Promise<NativeConnection> {
-  return NativeConnection.connect({ address: target.address, tls: target.tls || undefined, apiKey: target.apiKey });
+  return NativeConnection.connect({
+    address: target.address,
+    tls: target.tls || undefined,
+    apiKey: target.apiKey,
+  });
 }

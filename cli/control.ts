@@ -40,7 +40,9 @@ export function historyCommand(id: string): Promise<number> {
 export function cancelCommand(id: string): Promise<number> {
   return withClient(async (client) => {
     await client.workflow.getHandle(id).cancel();
-    console.error(`Cancel requested for ${id}: in-flight work stops; \`wcse resume ${id}\` continues it later.`);
+    console.error(
+      `Cancel requested for ${id}: in-flight work stops; \`wcse resume ${id}\` continues it later.`,
+    );
     return 0;
   });
 }

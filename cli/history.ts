@@ -31,7 +31,10 @@ export interface TimelineLine {
 }
 
 /** One workflow execution's history as timeline lines, activities folded into one line each. */
-export function timeline(events: HistoryEvent[], label: string): { lines: TimelineLine[]; children: string[] } {
+export function timeline(
+  events: HistoryEvent[],
+  label: string,
+): { lines: TimelineLine[]; children: string[] } {
   const lines: TimelineLine[] = [];
   const children: string[] = [];
   const scheduled = new Map<string, { name: string; at: number; detail: string }>();
@@ -42,7 +45,10 @@ export function timeline(events: HistoryEvent[], label: string): { lines: Timeli
     switch (event.eventType) {
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_STARTED: {
         const attrs = event.workflowExecutionStartedEventAttributes!;
-        lines.push({ at, text: `${label} started (${attrs.workflowType?.name}, queue ${attrs.taskQueue?.name})` });
+        lines.push({
+          at,
+          text: `${label} started (${attrs.workflowType?.name}, queue ${attrs.taskQueue?.name})`,
+        });
         break;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_SCHEDULED: {
@@ -85,7 +91,8 @@ export function timeline(events: HistoryEvent[], label: string): { lines: Timeli
         const seconds = activity ? ((at - activity.at) / 1000).toFixed(1) : '?';
         lines.push({
           at,
-          text: `  ${activity?.name ?? 'activity'}${activity?.detail ?? ''}: ${outcome} in ${seconds}s` +
+          text:
+            `  ${activity?.name ?? 'activity'}${activity?.detail ?? ''}: ${outcome} in ${seconds}s` +
             (attempt > 1 ? ` (attempt ${attempt})` : ''),
         });
         break;
@@ -125,13 +132,19 @@ export function timeline(events: HistoryEvent[], label: string): { lines: Timeli
         lines.push({ at, text: `${label} continued as new (history kept short)` });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_FAILED:
-        lines.push({ at, text: `${label} FAILED: ${failureMessage(event.workflowExecutionFailedEventAttributes?.failure)}` });
+        lines.push({
+          at,
+          text: `${label} FAILED: ${failureMessage(event.workflowExecutionFailedEventAttributes?.failure)}`,
+        });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_CANCELED:
         lines.push({ at, text: `${label} cancelled` });
         break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_TERMINATED:
-        lines.push({ at, text: `${label} terminated: ${event.workflowExecutionTerminatedEventAttributes?.reason ?? ''}` });
+        lines.push({
+          at,
+          text: `${label} terminated: ${event.workflowExecutionTerminatedEventAttributes?.reason ?? ''}`,
+        });
         break;
       default:
         break;

@@ -15,6 +15,7 @@ import {
 } from './control.js';
 import { workerCommand } from './worker.js';
 import { gradeCommand } from './grade-command.js';
+import { reportCommand } from './report.js';
 
 const program = new Command('wcse')
   .description('Compute-matched synthetic reasoning data (WC vs SE sampling), durable on Temporal')
@@ -47,9 +48,19 @@ program
   .option('--id <experimentId>', 'experiment id (default: config name + config hash)')
   .action(exit(runCommand));
 
-program.command('status <id>').option('--json').description('progress of an experiment').action(exit(statusCommand));
-program.command('watch <id>').description('progress bars until the experiment closes').action(exit(watchCommand));
-program.command('history <id>').description('readable timeline of an experiment').action(exit(historyCommand));
+program
+  .command('status <id>')
+  .option('--json')
+  .description('progress of an experiment')
+  .action(exit(statusCommand));
+program
+  .command('watch <id>')
+  .description('progress bars until the experiment closes')
+  .action(exit(watchCommand));
+program
+  .command('history <id>')
+  .description('readable timeline of an experiment')
+  .action(exit(historyCommand));
 program.command('cancel <id>').description('cancel an experiment (resumable)').action(exit(cancelCommand));
 program.command('pause <id>').description('pause after in-flight batches').action(exit(pauseCommand));
 program
@@ -71,6 +82,11 @@ program
   .option('--namespace <namespace>', 'namespace', 'default')
   .option('--max-activities <n>', 'parallel activities', '64')
   .action(exit(workerCommand));
+program
+  .command('report <id>')
+  .description('write (if needed) and show the report of a finished experiment')
+  .option('--json', 'print report.json')
+  .action(exit(reportCommand));
 program
   .command('grade')
   .description('grade JSONL on stdin ({completion, answer} per line) and write verdicts to stdout')

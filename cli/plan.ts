@@ -22,7 +22,16 @@ export function formatPlan(plan: Plan): string {
       p.expectedFlops.toExponential(3).padStart(11),
       (p.expectedCostUsd === null ? '-' : `$${p.expectedCostUsd.toFixed(4)}`).padStart(10),
     ].join('  ');
-  const header = ['src ', 'model'.padEnd(28), 'params'.padStart(9), 'S/quest'.padStart(8), 'guaranteed'.padStart(11), 'tokens'.padStart(11), 'FLOPs'.padStart(11), 'cost'.padStart(10)].join('  ');
+  const header = [
+    'src ',
+    'model'.padEnd(28),
+    'params'.padStart(9),
+    'S/quest'.padStart(8),
+    'guaranteed'.padStart(11),
+    'tokens'.padStart(11),
+    'FLOPs'.padStart(11),
+    'cost'.padStart(10),
+  ].join('  ');
   return [
     `mode: ${plan.mode}   questions: ${plan.questions}   P_SE/P_WC = ${plan.costRatio.toPrecision(4)}`,
     header,

@@ -52,8 +52,12 @@ export function formatNumber(value: number): string {
 export function sourceLine(source: Source, progress: SamplingProgress | undefined): string {
   if (!progress) return `${source}: waiting`;
   const { ledger, budget } = progress;
-  const flops = budget.flops !== null ? `${formatNumber(ledger.flops)}/${formatNumber(budget.flops)}` : formatNumber(ledger.flops);
-  const usd = budget.usd !== null ? `$${ledger.usd.toFixed(4)}/$${budget.usd.toFixed(2)}` : `$${ledger.usd.toFixed(4)}`;
+  const flops =
+    budget.flops !== null
+      ? `${formatNumber(ledger.flops)}/${formatNumber(budget.flops)}`
+      : formatNumber(ledger.flops);
+  const usd =
+    budget.usd !== null ? `$${ledger.usd.toFixed(4)}/$${budget.usd.toFixed(2)}` : `$${ledger.usd.toFixed(4)}`;
   return (
     `${source}: ${progress.samplesDone}/${progress.samplesPlanned} samples, round ${progress.round}, ` +
     `${formatNumber(ledger.promptTokens + ledger.completionTokens)} tokens, ${flops} FLOPs, ${usd}` +
@@ -109,7 +113,9 @@ export async function watchExperiment(client: Client, id: string, intervalMs = 1
           sourceBars.set(source, bar);
         }
         bar.setTotal(Math.max(progress.samplesPlanned, progress.samplesDone));
-        bar.update(progress.samplesDone, { detail: sourceLine(source, progress).split(', ').slice(1).join(', ') });
+        bar.update(progress.samplesDone, {
+          detail: sourceLine(source, progress).split(', ').slice(1).join(', '),
+        });
       }
     } else if (!bars) {
       const line = formatSnapshot(id, snapshot);

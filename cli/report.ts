@@ -8,8 +8,11 @@ import type { SetupResult } from '../core/results.js';
 import type { ExperimentResult } from '../workflows/experiment.js';
 import { connectClient, resolveTarget } from './connect.js';
 
-/** The experiment's result, with the fields finetuning adds (optional until every run has them). */
-type ResultWithReport = ExperimentResult & { setups?: SetupResult[]; report?: ReportSummary };
+/** The experiment's result; runs finished before finetuning and reporting existed lack the last two fields. */
+type ResultWithReport = Omit<ExperimentResult, 'setups' | 'report'> & {
+  setups?: SetupResult[];
+  report?: ReportSummary | null;
+};
 
 export async function reportCommand(id: string, options: { json?: boolean }): Promise<number> {
   const { client, connection } = await connectClient(await resolveTarget());
@@ -27,7 +30,9 @@ async function report(client: Client, id: string, options: { json?: boolean }): 
     description = await handle.describe();
   } catch (error) {
     if (error instanceof WorkflowNotFoundError) {
-      console.error(`No experiment with id ${id} on this Temporal server (\`wcse run <config>\` prints the id).`);
+      console.error(
+        `No experiment with id ${id} on this Temporal server (\`wcse run <config>\` prints the id).`,
+      );
       return 1;
     }
     throw error;
@@ -36,15 +41,21 @@ async function report(client: Client, id: string, options: { json?: boolean }): 
   if (status !== 'COMPLETED') {
     console.error(`Experiment ${id} is ${status.toLowerCase()}: its report is written when it completes.`);
     if (status === 'RUNNING') {
-      console.error(`Follow it with \`wcse watch ${id}\` (or \`wcse status ${id}\`), then run \`wcse report ${id}\`.`);
+      console.error(
+        `Follow it with \`wcse watch ${id}\` (or \`wcse status ${id}\`), then run \`wcse report ${id}\`.`,
+      );
     } else {
-      console.error(`Run \`wcse resume ${id}\` to finish it (finished work is reused), then \`wcse report ${id}\`.`);
+      console.error(
+        `Run \`wcse resume ${id}\` to finish it (finished work is reused), then \`wcse report ${id}\`.`,
+      );
     }
     const runDir = (description.memo as { runDir?: unknown } | undefined)?.runDir;
     if (typeof runDir === 'string') {
       const store = openStore(runDir);
       if (await store.exists(REPORT_MD_KEY)) {
-        console.error(`An earlier report of this run is at ${where(store, REPORT_MD_KEY)} (it may be out of date).`);
+        console.error(
+          `An earlier report of this run is at ${where(store, REPORT_MD_KEY)} (it may be out of date).`,
+        );
       }
     }
     return 1;
@@ -54,7 +65,12 @@ async function report(client: Client, id: string, options: { json?: boolean }): 
   const store = openStore(result.runDir);
   if (!(await store.exists(REPORT_JSON_KEY))) {
     console.error(`Experiment ${id} has no report yet: writing it into ${result.runDir}`);
-    await writeReport({ runDir: result.runDir, experimentId: id, sampling: result.sampling, setups: result.setups ?? [] });
+    await writeReport({
+      runDir: result.runDir,
+      experimentId: id,
+      sampling: result.sampling,
+      setups: result.setups ?? [],
+    });
   }
   const document = await readJson<ReportDocument>(store, REPORT_JSON_KEY);
   if (!document) throw new Error(`${where(store, REPORT_JSON_KEY)}: the report could not be read`);
@@ -65,9 +81,11 @@ async function report(client: Client, id: string, options: { json?: boolean }): 
   console.log(`Report: ${where(store, REPORT_MD_KEY)}`);
   console.log('');
   console.log(document.headline || result.report?.headline || '(no headline in report.json)');
-  if (document.charts.length) {
+  const pngs = document.charts.filter((key) => key.endsWith('.png'));
+  const charts = pngs.length ? pngs : document.charts;
+  if (charts.length) {
     console.log('');
-    console.log(`Charts: ${document.charts.map((key) => where(store, key)).join(', ')}`);
+    console.log(`Charts (SVG beside each): ${charts.map((key) => where(store, key)).join(', ')}`);
   }
   return 0;
 }

@@ -46,7 +46,8 @@ export async function startAndFollow(
         ? `Started experiment ${input.experimentId} (run directory ${input.runDir})`
         : `Experiment ${input.experimentId} is already running: following it`,
     );
-    if (target.uiUrl) console.error(`Temporal Web UI: ${target.uiUrl}/namespaces/${target.namespace}/workflows`);
+    if (target.uiUrl)
+      console.error(`Temporal Web UI: ${target.uiUrl}/namespaces/${target.namespace}/workflows`);
     if (!target.embedded && !wait) return 0;
     const follow = async () => {
       const status = await watchExperiment(client, input.experimentId);
@@ -55,7 +56,11 @@ export async function startAndFollow(
     if (!target.embedded) return await follow();
     // Embedded: this process is the worker; it stops when the experiment closes.
     const workerConnection = await connectWorker(target);
-    const worker = await createWorker({ connection: workerConnection, namespace: target.namespace, taskQueue });
+    const worker = await createWorker({
+      connection: workerConnection,
+      namespace: target.namespace,
+      taskQueue,
+    });
     let outcome = 1;
     await worker.runUntil(async () => {
       outcome = await follow();
@@ -103,14 +108,17 @@ async function reportOutcome(client: Client, id: string, status: string): Promis
     await handle.result();
   } catch (error) {
     console.error(`Experiment ${id} ${status.toLowerCase()}: ${rootCause(error)}`);
-    console.error(`Fix the cause and run \`wcse resume ${id}\`: finished work is reused, nothing is paid twice.`);
+    console.error(
+      `Fix the cause and run \`wcse resume ${id}\`: finished work is reused, nothing is paid twice.`,
+    );
   }
   return 1;
 }
 
 export function rootCause(error: unknown): string {
   let current: unknown = error;
-  while (current instanceof Error && (current as { cause?: unknown }).cause) current = (current as { cause?: unknown }).cause;
+  while (current instanceof Error && (current as { cause?: unknown }).cause)
+    current = (current as { cause?: unknown }).cause;
   return current instanceof Error ? current.message : String(current);
 }
 

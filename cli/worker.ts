@@ -15,7 +15,9 @@ export async function workerCommand(options: {
     taskQueue: options.taskQueue,
     maxConcurrentActivities: Number(options.maxActivities),
   });
-  console.error(`wcse worker on ${target.address}, namespace ${target.namespace}, task queue ${options.taskQueue}`);
+  console.error(
+    `wcse worker on ${target.address}, namespace ${target.namespace}, task queue ${options.taskQueue}`,
+  );
   // SIGINT/SIGTERM shut the worker down gracefully (in-flight activities get the grace time).
   await worker.run();
   await connection.close();

@@ -181,12 +181,19 @@ export const FinetuneSchema = z
   .object({
     backend: z.enum(['openai']).default('openai'),
     setups: z
-      .object({ student: z.boolean().default(true), wc: z.boolean().default(true), se: z.boolean().default(true) })
+      .object({
+        student: z.boolean().default(true),
+        wc: z.boolean().default(true),
+        se: z.boolean().default(true),
+      })
       .strict()
       .default({ student: true, wc: true, se: true }),
     /** The same hyperparameters for both data sources of a setup: the comparison stays fair. */
     hyperparameters: HyperparametersSchema.default({ epochs: 3 }),
-    suffix: z.string().regex(/^[A-Za-z0-9-]{1,40}$/).default('wcse'),
+    suffix: z
+      .string()
+      .regex(/^[A-Za-z0-9-]{1,40}$/)
+      .default('wcse'),
     pollIntervalSeconds: z.number().positive().default(15),
     /** A job running longer than this is cancelled and fails its step. */
     maxJobHours: z.number().positive().default(72),
@@ -235,10 +242,7 @@ export const ExperimentConfigSchema = z
       })
       .strict()
       .default({ batchSize: 8 }),
-    analysis: z
-      .object({ judge: JudgeSchema.optional() })
-      .strict()
-      .default({}),
+    analysis: z.object({ judge: JudgeSchema.optional() }).strict().default({}),
     datasets: z
       .object({
         maxPerQuestion: z.number().int().positive().optional(),
@@ -277,7 +281,9 @@ export function parseParamCount(value: number | string): number | null {
   if (typeof value === 'number') return Number.isFinite(value) && value > 0 ? value : null;
   const match = value.trim().match(/^(\d+(?:\.\d+)?(?:e\d+)?)\s*([kmbt]?)$/i);
   if (!match) return null;
-  const scale = { '': 1, k: 1e3, m: 1e6, b: 1e9, t: 1e12 }[match[2].toLowerCase() as '' | 'k' | 'm' | 'b' | 't'];
+  const scale = { '': 1, k: 1e3, m: 1e6, b: 1e9, t: 1e12 }[
+    match[2].toLowerCase() as '' | 'k' | 'm' | 'b' | 't'
+  ];
   const parsed = Number(match[1]) * scale;
   return parsed > 0 ? parsed : null;
 }
@@ -320,7 +326,8 @@ export function crossFieldProblems(config: ExperimentConfig): string[] {
     if (config.finetune.setups.student && !config.models.student) {
       problems.push('finetune.setups.student: the student setup needs models.student (or set it to false)');
     }
-    if (!config.evaluation) problems.push('evaluation: finetuned models need a held-out test split to be evaluated on');
+    if (!config.evaluation)
+      problems.push('evaluation: finetuned models need a held-out test split to be evaluated on');
   }
   return problems;
 }

@@ -64,7 +64,10 @@ function inValidation(questionId: string, options: { validationFraction: number;
 }
 
 /** A chat finetuning example in the same prompt format the finetuned model is evaluated with. */
-export function toChatExample(solution: CorrectSolution, prompt: { system?: string; user: string }): ChatExample {
+export function toChatExample(
+  solution: CorrectSolution,
+  prompt: { system?: string; user: string },
+): ChatExample {
   return {
     messages: [
       ...buildMessages({ ...prompt, fewShot: [] }, solution.question),

@@ -55,7 +55,11 @@ export interface CurvePoint {
   value: number;
 }
 
-function curve(questions: QuestionSamples[], maxK: number, perQuestion: (q: QuestionSamples, k: number) => number) {
+function curve(
+  questions: QuestionSamples[],
+  maxK: number,
+  perQuestion: (q: QuestionSamples, k: number) => number,
+) {
   const points: CurvePoint[] = [];
   for (let k = 1; k <= maxK; k++) {
     let sum = 0;
@@ -88,7 +92,9 @@ export function sourceMetrics(questions: QuestionSamples[]): SourceMetrics {
   const samplesPerQuestion = Math.min(...questions.map((q) => q.samples.length));
   const maxK = Number.isFinite(samplesPerQuestion) ? samplesPerQuestion : 0;
   const byLevel: SourceMetrics['byLevel'] = {};
-  const levels = [...new Set(questions.map((q) => q.level).filter((l): l is string => l !== undefined))].sort();
+  const levels = [
+    ...new Set(questions.map((q) => q.level).filter((l): l is string => l !== undefined)),
+  ].sort();
   for (const level of levels) {
     const subset = questions.filter((q) => q.level === level);
     byLevel[level] = {
@@ -109,7 +115,11 @@ export function sourceMetrics(questions: QuestionSamples[]): SourceMetrics {
 }
 
 /** Wilson score interval for a binomial proportion (95% by default). */
-export function wilsonInterval(successes: number, trials: number, z = 1.959964): { low: number; high: number } {
+export function wilsonInterval(
+  successes: number,
+  trials: number,
+  z = 1.959964,
+): { low: number; high: number } {
   if (trials === 0) return { low: 0, high: 1 };
   const p = successes / trials;
   const denominator = 1 + (z * z) / trials;

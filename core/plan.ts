@@ -55,10 +55,15 @@ export function flopsFor(params: number, tokens: number): number {
   return 2 * params * tokens;
 }
 
-export function usdFor(model: ModelConfig, usage: { promptTokens: number; completionTokens: number }): number {
+export function usdFor(
+  model: ModelConfig,
+  usage: { promptTokens: number; completionTokens: number },
+): number {
   if (!model.price) return 0;
   return (
-    (usage.promptTokens * model.price.inputPerMillion + usage.completionTokens * model.price.outputPerMillion) / 1e6
+    (usage.promptTokens * model.price.inputPerMillion +
+      usage.completionTokens * model.price.outputPerMillion) /
+    1e6
   );
 }
 
@@ -100,7 +105,13 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
     notes.push('Expected tokens assume every sample uses max_tokens (set budget.expectedTokensPerSample).');
   }
 
-  const sourcePlan = (source: Source, model: ModelConfig, samples: number, guaranteed: number, rounds: number) => {
+  const sourcePlan = (
+    source: Source,
+    model: ModelConfig,
+    samples: number,
+    guaranteed: number,
+    rounds: number,
+  ) => {
     const perRound = budget.mode === 'ratio' ? samples : budget.samplesPerRound;
     const expectedTokens = n * samples * tokensPerSample(model);
     const requests = rounds * requestsFor(model, perRound);
@@ -172,7 +183,10 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
     if (budget.mode === 'flops') {
       limit = budget.flopsPerSource;
       worstRound = worst.flops;
-      expectedRound = flopsFor(model.params, expectedCompletion + (budget.countPromptTokens ? expectedPrompt : 0));
+      expectedRound = flopsFor(
+        model.params,
+        expectedCompletion + (budget.countPromptTokens ? expectedPrompt : 0),
+      );
       unit = 'FLOPs';
     } else {
       if (!model.price) throw new PlanError(`models.${source}.price: required in price mode`);

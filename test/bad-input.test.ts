@@ -38,7 +38,10 @@ describe('config errors', () => {
   it('names the line and field of a schema error', async () => {
     const dir = await tempDir('cfg');
     const file = path.join(dir, 'bad.yaml');
-    await writeFile(file, goodConfig.replace('params: 27e9', 'params: lots').replace('mode: ratio', 'mode: ratio\n  typo: 1'));
+    await writeFile(
+      file,
+      goodConfig.replace('params: 27e9', 'params: lots').replace('mode: ratio', 'mode: ratio\n  typo: 1'),
+    );
     const error = await loadConfigFile(file, dir).catch((e: unknown) => e);
     expect(error).toBeInstanceOf(ConfigError);
     const message = (error as Error).message;
@@ -58,7 +61,10 @@ describe('config errors', () => {
   it('rejects an API key in place of an environment variable name', async () => {
     const dir = await tempDir('cfg');
     const file = path.join(dir, 'key.yaml');
-    await writeFile(file, goodConfig.replace('    params: 9B', '    params: 9B\n    apiKeyEnv: sk-live-abc123'));
+    await writeFile(
+      file,
+      goodConfig.replace('    params: 9B', '    params: 9B\n    apiKeyEnv: sk-live-abc123'),
+    );
     const message = ((await loadConfigFile(file, dir).catch((e: unknown) => e)) as Error).message;
     expect(message).toMatch(/line 10: models\.wc\.apiKeyEnv: .*environment variable name/);
   });

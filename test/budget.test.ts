@@ -2,7 +2,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
+import {
+  answerScript,
+  goldTable,
+  startScriptedServer,
+  type ScriptedServer,
+} from './support/scripted-server.js';
 import {
   model,
   runExperiment,
@@ -48,7 +53,11 @@ describe('flops budget', () => {
     });
     const budget = 2 * 1e9 * 40 * questions * 7.5; // 7.5 worst-case rounds of one sample at 1e9 params
     const config = testConfig({
-      problems: { path: problems.file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      problems: {
+        path: problems.file,
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
       models: {
         wc: model(server.baseURL, 'weak', 1e9, { sampling: { maxTokens: 40 } }),
         se: model(server.baseURL, 'strong', 3e9, { sampling: { maxTokens: 40 } }),
@@ -73,7 +82,9 @@ describe('flops budget', () => {
       expect(result.verify[source].samples).toBe(questions * samplesPerQuestion);
     }
     // WC (1e9) buys three times the rounds of SE (3e9) at the same budget.
-    expect(result.sampling.wc.samplesPerQuestion).toBeGreaterThanOrEqual(3 * result.sampling.se.samplesPerQuestion - 1);
+    expect(result.sampling.wc.samplesPerQuestion).toBeGreaterThanOrEqual(
+      3 * result.sampling.se.samplesPerQuestion - 1,
+    );
     expect(result.sampling.se.stopReason).toMatch(/FLOPs budget/);
   });
 });

@@ -4,7 +4,12 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
+import {
+  answerScript,
+  goldTable,
+  startScriptedServer,
+  type ScriptedServer,
+} from './support/scripted-server.js';
 import {
   model,
   startWorker,
@@ -32,7 +37,10 @@ async function persistedRequests(runDir: string): Promise<number> {
           total += JSON.parse(await readFile(path.join(roundDir, name), 'utf8')).ledger.requests;
         } else if (name.endsWith('.parts.jsonl')) {
           const batch = name.slice(0, -'.parts.jsonl'.length);
-          const finished = await readFile(path.join(roundDir, `${batch}.meta.json`)).then(() => true, () => false);
+          const finished = await readFile(path.join(roundDir, `${batch}.meta.json`)).then(
+            () => true,
+            () => false,
+          );
           const log = await readFile(path.join(roundDir, name), 'utf8').catch(() => '');
           if (!finished) total += log.split('\n').filter((line) => line.endsWith('}')).length;
         }
@@ -78,7 +86,11 @@ describe('worker crash mid-sampling', () => {
       },
     });
     const config = testConfig({
-      problems: { path: problems.file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      problems: {
+        path: problems.file,
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
       models: {
         wc: model(server.baseURL, 'weak', 1e9, { supportsN: false, concurrency: 4 }),
         se: model(server.baseURL, 'strong', 2e9, { supportsN: false, concurrency: 4 }),
@@ -127,8 +139,13 @@ describe('worker crash mid-sampling', () => {
       expect(result.verify.wc.samples).toBe(questions * 4);
       expect(result.verify.wc.correct).toBe(questions * 2);
       // Every sample index appears exactly once per question.
-      const verdicts = (await readFile(path.join(runDir, 'verdicts/wc.jsonl'), 'utf8')).trim().split('\n').map((l) => JSON.parse(l));
-      const keys = new Set(verdicts.map((v: { questionId: string; sampleIndex: number }) => `${v.questionId}#${v.sampleIndex}`));
+      const verdicts = (await readFile(path.join(runDir, 'verdicts/wc.jsonl'), 'utf8'))
+        .trim()
+        .split('\n')
+        .map((l) => JSON.parse(l));
+      const keys = new Set(
+        verdicts.map((v: { questionId: string; sampleIndex: number }) => `${v.questionId}#${v.sampleIndex}`),
+      );
       expect(keys.size).toBe(questions * 4);
       // Some samples were paid by the dead worker's attempt and kept: attempt 1 and 2 both appear.
       const round = await readdir(path.join(runDir, 'samples/wc/round-0000'));

@@ -1,7 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
+import {
+  answerScript,
+  goldTable,
+  startScriptedServer,
+  type ScriptedServer,
+} from './support/scripted-server.js';
 import {
   model,
   rootCauseMessage,
@@ -62,7 +67,11 @@ describe('a full experiment on a small config', () => {
   it('completes with exact metrics and datasets', async () => {
     const runDir = path.join(dir, 'run');
     const config = testConfig({
-      problems: { path: problemsFile, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      problems: {
+        path: problemsFile,
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
       models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
       budget: { mode: 'ratio', samplesPerQuestion: 2 },
       sampling: { batchSize: 4 },
@@ -92,10 +101,11 @@ describe('a full experiment on a small config', () => {
 
     // The API key never enters workflow history: inputs, results, memos, children.
     const histories = await Promise.all(
-      [result.experimentId, `${result.experimentId}/sample-wc`, `${result.experimentId}/sample-se`].map(async (id) =>
+      [result.experimentId, ...result.childWorkflowIds].map(async (id) =>
         allText(await client.workflow.getHandle(id).fetchHistory()),
       ),
     );
+    expect(histories).toHaveLength(3);
     for (const history of histories) {
       expect(history.length).toBeGreaterThan(1000);
       expect(history).toContain('WCSE_TEST_API_KEY');
@@ -109,13 +119,18 @@ describe('a full experiment on a small config', () => {
     await writeFile(broken, '{"id": "a", "question": "q", "answer": "1"}\n{"id": "b", "question": "r"}\n');
     server.resetStats();
     const config = testConfig({
-      problems: { path: broken, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      problems: {
+        path: broken,
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
       models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
       budget: { mode: 'ratio', samplesPerQuestion: 2 },
     });
-    const error = await runExperiment(client, worker.taskQueue, { runDir: path.join(dir, 'broken-run'), config }).catch(
-      (e: unknown) => e,
-    );
+    const error = await runExperiment(client, worker.taskQueue, {
+      runDir: path.join(dir, 'broken-run'),
+      config,
+    }).catch((e: unknown) => e);
     expect(rootCauseMessage(error)).toMatch(/broken\.jsonl: invalid problem set\n.*line 2: field "answer"/);
     expect(server.stats.received).toBe(0);
   });

@@ -3,7 +3,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
+import {
+  answerScript,
+  goldTable,
+  startScriptedServer,
+  type ScriptedServer,
+} from './support/scripted-server.js';
 import {
   model,
   rootCauseMessage,
@@ -51,7 +56,11 @@ describe('endpoint faults', () => {
 
   const config = (overrides: Record<string, unknown> = {}): ExperimentConfig =>
     testConfig({
-      problems: { path: problemsFile, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      problems: {
+        path: problemsFile,
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
       models: {
         wc: model(server.baseURL, 'weak', 9e9, { requestTimeoutSeconds: 1 }),
         se: model(server.baseURL, 'strong', 27e9, { requestTimeoutSeconds: 1 }),
@@ -63,7 +72,10 @@ describe('endpoint faults', () => {
     });
 
   it('retries transient faults and produces the same results as a clean run', async () => {
-    const clean = await runExperiment(client, worker.taskQueue, { runDir: path.join(dir, 'clean'), config: config() });
+    const clean = await runExperiment(client, worker.taskQueue, {
+      runDir: path.join(dir, 'clean'),
+      config: config(),
+    });
     server.resetStats();
     server.injectFaults(
       { kind: 'status', status: 429, retryAfterSeconds: 1, times: 2 },
@@ -73,7 +85,10 @@ describe('endpoint faults', () => {
       { kind: 'malformed-json' },
       { kind: 'empty-choices' },
     );
-    const faulty = await runExperiment(client, worker.taskQueue, { runDir: path.join(dir, 'faulty'), config: config() });
+    const faulty = await runExperiment(client, worker.taskQueue, {
+      runDir: path.join(dir, 'faulty'),
+      config: config(),
+    });
     expect(server.pendingFaults()).toBe(0);
     expect(server.stats.faulted).toBeGreaterThanOrEqual(8);
     // Same verdict counts, same datasets; every billed request was needed (one per question and source).

@@ -5,7 +5,12 @@ import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import type { Client, Connection } from '@temporalio/client';
-import { answerScript, goldTable, startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
+import {
+  answerScript,
+  goldTable,
+  startScriptedServer,
+  type ScriptedServer,
+} from './support/scripted-server.js';
 import {
   model,
   rootCauseMessage,
@@ -16,7 +21,6 @@ import {
   testConfig,
   uniqueId,
   writeProblems,
-  type RunningWorker,
 } from './support/harness.js';
 import { experimentWorkflow, type ExperimentInput } from '../workflows/experiment.js';
 import type { ExperimentConfig } from '../core/config.js';
@@ -93,7 +97,11 @@ describe('finetune, evaluate, report', () => {
       },
     });
     const experimentConfig = testConfig({
-      problems: { path: train.file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      problems: {
+        path: train.file,
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
       models: {
         wc: model(endpoint.baseURL, 'weak', 1e9),
         se: model(endpoint.baseURL, 'strong', 2e9),
@@ -103,7 +111,11 @@ describe('finetune, evaluate, report', () => {
       datasets: { validationFraction: 0.2 },
       finetune: { hyperparameters: { epochs: 2, learningRateMultiplier: 0.5 }, pollIntervalSeconds: 1 },
       evaluation: {
-        problems: { path: test.file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+        problems: {
+          path: test.file,
+          kind: 'generic',
+          fields: { question: 'question', answer: 'answer', id: 'id' },
+        },
       },
       temporal: { heartbeatTimeoutSeconds: 3 },
     });
@@ -151,7 +163,8 @@ describe('finetune, evaluate, report', () => {
       const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
       const baseOf = { student: 'student', wc: 'weak', se: 'strong' } as const;
       for (const row of report.finetune) {
-        const expected = ACCURACY[`ft:${baseOf[row.setup as keyof typeof baseOf]}:${row.data}`] / TEST_QUESTIONS;
+        const expected =
+          ACCURACY[`ft:${baseOf[row.setup as keyof typeof baseOf]}:${row.data}`] / TEST_QUESTIONS;
         expect(row.accuracy).toBeCloseTo(expected, 10);
         expect(row.n).toBe(TEST_QUESTIONS);
         expect(row.ci.low).toBeLessThanOrEqual(row.accuracy);

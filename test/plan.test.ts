@@ -5,8 +5,14 @@ import { planComputeMatched, PlanError, type PlanInputs } from '../core/plan.js'
 const inputs = (questions: number, promptTokens = 100): PlanInputs => ({
   questions,
   promptTokens: {
-    wc: { expectedPerRequestSum: promptTokens * questions, upperBoundPerRequestSum: 2 * promptTokens * questions },
-    se: { expectedPerRequestSum: promptTokens * questions, upperBoundPerRequestSum: 2 * promptTokens * questions },
+    wc: {
+      expectedPerRequestSum: promptTokens * questions,
+      upperBoundPerRequestSum: 2 * promptTokens * questions,
+    },
+    se: {
+      expectedPerRequestSum: promptTokens * questions,
+      upperBoundPerRequestSum: 2 * promptTokens * questions,
+    },
   },
 });
 
@@ -44,17 +50,26 @@ describe('ratio mode', () => {
   });
 
   it('rounds a fractional ratio down by default and says so', () => {
-    const cfg = config({ mode: 'ratio', samplesPerQuestion: 3 }, { wc: { model: 'a', baseURL: 'http://x/v1', params: '7B' } });
+    const cfg = config(
+      { mode: 'ratio', samplesPerQuestion: 3 },
+      { wc: { model: 'a', baseURL: 'http://x/v1', params: '7B' } },
+    );
     const plan = planComputeMatched(cfg, inputs(10));
     expect(plan.wc.samplesPerQuestion).toBe(11); // 3 * 27/7 = 11.57
     expect(plan.notes.join(' ')).toMatch(/11\.571.*floor.*11/);
-    const ceil = planComputeMatched({ ...cfg, budget: { ...cfg.budget, rounding: 'ceil' } as never }, inputs(10));
+    const ceil = planComputeMatched(
+      { ...cfg, budget: { ...cfg.budget, rounding: 'ceil' } as never },
+      inputs(10),
+    );
     expect(ceil.wc.samplesPerQuestion).toBe(12);
   });
 
   it('counts prompt tokens in FLOPs only when asked', () => {
     const off = planComputeMatched(config({ mode: 'ratio', samplesPerQuestion: 1 }), inputs(10));
-    const on = planComputeMatched(config({ mode: 'ratio', samplesPerQuestion: 1, countPromptTokens: true }), inputs(10));
+    const on = planComputeMatched(
+      config({ mode: 'ratio', samplesPerQuestion: 1, countPromptTokens: true }),
+      inputs(10),
+    );
     expect(on.se.expectedFlops - off.se.expectedFlops).toBe(2 * 27e9 * 100 * 10);
   });
 });
@@ -79,7 +94,9 @@ describe('flops mode', () => {
   });
 
   it('refuses a budget that cannot buy one sample per question', () => {
-    expect(() => planComputeMatched(config({ mode: 'flops', flopsPerSource: 1e13 }), inputs(10))).toThrow(PlanError);
+    expect(() => planComputeMatched(config({ mode: 'flops', flopsPerSource: 1e13 }), inputs(10))).toThrow(
+      PlanError,
+    );
     expect(() => planComputeMatched(config({ mode: 'flops', flopsPerSource: 1e13 }), inputs(10))).toThrow(
       /budget\.flopsPerSource: 1\.000e\+13 FLOPs cannot buy one round for wc/,
     );
@@ -99,7 +116,12 @@ describe('price mode', () => {
     expect(() => planComputeMatched(config({ mode: 'price', usdPerSource: 0.001 }), inputs(10))).toThrow(
       /budget\.usdPerSource: \$0\.0010 cannot buy one round/,
     );
-    const noPrice = config({ mode: 'price', usdPerSource: 1 }, { se: { model: 's', baseURL: 'http://x/v1', params: 1e9 } });
-    expect(() => planComputeMatched(noPrice, inputs(10))).toThrow(/models\.se\.price: required in price mode/);
+    const noPrice = config(
+      { mode: 'price', usdPerSource: 1 },
+      { se: { model: 's', baseURL: 'http://x/v1', params: 1e9 } },
+    );
+    expect(() => planComputeMatched(noPrice, inputs(10))).toThrow(
+      /models\.se\.price: required in price mode/,
+    );
   });
 });

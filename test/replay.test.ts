@@ -12,7 +12,10 @@ const fixtures = path.resolve('test/fixtures/histories');
 
 describe('workflow replay', () => {
   it('replays every recorded history against the current workflow code', async () => {
-    const index = JSON.parse(await readFile(path.join(fixtures, 'index.json'), 'utf8')) as Record<string, string>;
+    const index = JSON.parse(await readFile(path.join(fixtures, 'index.json'), 'utf8')) as Record<
+      string,
+      string
+    >;
     const files = (await readdir(fixtures)).filter((name) => name.endsWith('.json') && name !== 'index.json');
     expect(files.sort()).toEqual(Object.keys(index).sort());
     expect(files.length).toBeGreaterThanOrEqual(2);
@@ -22,7 +25,10 @@ describe('workflow replay', () => {
         history: historyFromJSON(JSON.parse(await readFile(path.join(fixtures, file), 'utf8'))),
       })),
     );
-    const results = Worker.runReplayHistories({ workflowBundle: { codePath: inject('workflowBundlePath') } }, histories);
+    const results = Worker.runReplayHistories(
+      { workflowBundle: { codePath: inject('workflowBundlePath') } },
+      histories,
+    );
     const failures: string[] = [];
     let replayed = 0;
     for await (const result of results) {

@@ -1,5 +1,5 @@
 // The report: report.json, report.md and the charts from a synthetic but realistic run directory.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
@@ -16,6 +16,26 @@ import { markdownTable, textTable } from '../core/report/markdown.js';
 import { niceTicks } from '../core/report/svg.js';
 import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/results.js';
 import type { SamplingResult } from '../workflows/sampling.js';
+import { reportCommand } from '../cli/report.js';
+import { experimentWorkflow } from '../workflows/experiment.js';
+import type { Client, Connection } from '@temporalio/client';
+import {
+  model,
+  runExperiment,
+  startWorker,
+  tempDir,
+  temporalClient,
+  testConfig,
+  uniqueId,
+  writeProblems,
+  type RunningWorker,
+} from './support/harness.js';
+import {
+  answerScript,
+  goldTable,
+  startScriptedServer,
+  type ScriptedServer,
+} from './support/scripted-server.js';
 
 const QUESTIONS = 200;
 const TEST_N = 500;
@@ -528,5 +548,135 @@ describe('report helpers', () => {
     expect(textTable(['h', 'v'], [['long', '1']], '')).toBe('h     v\nlong  1');
     expect(niceTicks(0, 1, 5)).toEqual([0, 0.2, 0.4, 0.6, 0.8, 1]);
     expect(niceTicks(1, 30, 8, true)).toEqual([5, 10, 15, 20, 25, 30]);
+  });
+});
+
+describe('wcse report <id>', () => {
+  let server: ScriptedServer;
+  let worker: RunningWorker;
+  let client: Client;
+  let connection: Connection;
+  let dir: string;
+  let problemsFile: string;
+  const savedAddress = process.env.TEMPORAL_ADDRESS;
+
+  beforeAll(async () => {
+    process.env.WCSE_TEST_API_KEY = 'sk-test-report';
+    process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
+    dir = await tempDir('report-cli');
+    const problems = await writeProblems(dir, 4);
+    problemsFile = problems.file;
+    const gold = goldTable(Object.fromEntries(problems.gold));
+    server = await startScriptedServer({
+      models: {
+        weak: answerScript({ gold, correctFraction: 0.5 }),
+        strong: answerScript({ gold, correctFraction: 1, variants: 1 }),
+      },
+    });
+    ({ client, connection } = await temporalClient());
+    worker = await startWorker(uniqueId('tq-report'));
+  });
+
+  afterAll(async () => {
+    if (savedAddress === undefined) delete process.env.TEMPORAL_ADDRESS;
+    else process.env.TEMPORAL_ADDRESS = savedAddress;
+    await worker?.stop();
+    await connection?.close();
+    await server?.close();
+    if (dir) await rm(dir, { recursive: true, force: true });
+  });
+
+  /** Runs the command, returning its exit code and what it printed to stdout and stderr. */
+  async function capture(run: () => Promise<number>): Promise<{ code: number; out: string; err: string }> {
+    const out: string[] = [];
+    const err: string[] = [];
+    const log = vi
+      .spyOn(console, 'log')
+      .mockImplementation((...args: unknown[]) => void out.push(args.join(' ')));
+    const error = vi
+      .spyOn(console, 'error')
+      .mockImplementation((...args: unknown[]) => void err.push(args.join(' ')));
+    try {
+      return { code: await run(), out: out.join('\n'), err: err.join('\n') };
+    } finally {
+      log.mockRestore();
+      error.mockRestore();
+    }
+  }
+
+  it('writes and prints the report of a completed experiment from its real artifacts', async () => {
+    const runDir = path.join(dir, 'run');
+    const experimentId = uniqueId('exp-report');
+    const config = testConfig({
+      problems: {
+        path: problemsFile,
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
+      models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
+      budget: { mode: 'ratio', samplesPerQuestion: 2 },
+      datasets: { validationFraction: 0 },
+    });
+    const result = await runExperiment(client, worker.taskQueue, { runDir, config, experimentId });
+    expect(result.report?.reportMd).toBe('report.md');
+    // As for a run that finished before it had a report stage: the command makes the report.
+    await rm(path.join(runDir, 'report.json'));
+
+    const first = await capture(() => reportCommand(experimentId, {}));
+    expect(first.code).toBe(0);
+    expect(first.err).toContain('has no report yet: writing it');
+    expect(first.out).toContain(`Report: ${path.join(runDir, 'report.md')}`);
+    expect(first.out).toContain(experimentId);
+    const doc = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8')) as ReportDocument;
+    // Real metrics: WC has 6 samples per question (3 correct, distinct), SE 2 (both correct, 1 unique).
+    expect(doc.data.wc.samplesPerQuestion).toBe(6);
+    expect(doc.data.wc.coverageAtS).toBe(1);
+    expect(doc.data.wc.diversityAtS).toBeCloseTo(3);
+    expect(doc.data.se.diversityAtS).toBeCloseTo(1);
+    expect(doc.data.se.dataset?.duplicatesDropped).toBe(4);
+    expect(doc.ledger.wc.samplesPerQuestion).toBe(6);
+    expect(doc.ledger.wc.completionTokens).toBeGreaterThan(0);
+    expect((await stat(path.join(runDir, 'charts', 'coverage.png'))).size).toBeGreaterThan(10_000);
+
+    const again = await capture(() => reportCommand(experimentId, {}));
+    expect(again.code).toBe(0);
+    expect(again.err).not.toContain('writing it');
+    const json = await capture(() => reportCommand(experimentId, { json: true }));
+    expect(JSON.parse(json.out).experimentId).toBe(experimentId);
+  });
+
+  it('says what to do when the experiment is still running or unknown', async () => {
+    const experimentId = uniqueId('exp-running');
+    // No worker polls this task queue: the workflow stays RUNNING.
+    const handle = await client.workflow.start(experimentWorkflow, {
+      taskQueue: uniqueId('tq-idle'),
+      workflowId: experimentId,
+      args: [
+        {
+          experimentId,
+          runDir: path.join(dir, 'idle'),
+          config: testConfig({
+            problems: { path: problemsFile, kind: 'gsm8k' },
+            models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
+            budget: { mode: 'ratio', samplesPerQuestion: 1 },
+          }),
+        },
+      ],
+    });
+    try {
+      const running = await capture(() => reportCommand(experimentId, {}));
+      expect(running.code).toBe(1);
+      expect(running.err).toContain(`Experiment ${experimentId} is running`);
+      expect(running.err).toContain(`wcse watch ${experimentId}`);
+    } finally {
+      await handle.terminate('test done');
+    }
+    const terminated = await capture(() => reportCommand(experimentId, {}));
+    expect(terminated.code).toBe(1);
+    expect(terminated.err).toContain('is terminated');
+    expect(terminated.err).toContain(`wcse resume ${experimentId}`);
+    const unknown = await capture(() => reportCommand(uniqueId('no-such'), {}));
+    expect(unknown.code).toBe(1);
+    expect(unknown.err).toContain('No experiment with id');
   });
 });

@@ -1,4 +1,5 @@
 // Finding the `temporal` CLI (dev server + Web UI) and running a persistent local dev server with it.
+import { Connection } from '@temporalio/client';
 import { spawn, spawnSync } from 'node:child_process';
 import { existsSync, openSync } from 'node:fs';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
@@ -67,14 +68,39 @@ interface DevServerRecord {
   dbFile: string;
 }
 
-async function waitForPort(port: number, timeoutMs: number, child?: { exitCode: number | null }): Promise<void> {
+async function waitForPort(
+  port: number,
+  timeoutMs: number,
+  child?: { exitCode: number | null },
+): Promise<void> {
   const deadline = Date.now() + timeoutMs;
   while (Date.now() < deadline) {
     if (await portOpen(port)) return;
-    if (child && child.exitCode !== null) throw new Error(`temporal dev server exited with code ${child.exitCode}`);
+    if (child && child.exitCode !== null)
+      throw new Error(`temporal dev server exited with code ${child.exitCode}`);
     await new Promise((resolve) => setTimeout(resolve, 200));
   }
   throw new Error(`temporal dev server did not open port ${port} within ${timeoutMs / 1000}s`);
+}
+
+/** The port opens before the frontend serves: wait until a client can really talk to it. */
+async function waitForFrontend(address: string, timeoutMs: number): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    try {
+      const connection = await Connection.connect({ address, connectTimeout: 2000 });
+      try {
+        await connection.workflowService.getSystemInfo({});
+        await connection.workflowService.describeNamespace({ namespace: 'default' });
+        return;
+      } finally {
+        await connection.close();
+      }
+    } catch (error) {
+      if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} is not healthy: ${String(error)}`);
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+  }
 }
 
 export interface StartDevServerOptions {
@@ -130,6 +156,7 @@ export async function ensureDevServer(options: StartDevServerOptions): Promise<D
   });
   if (options.detached ?? true) child.unref();
   await waitForPort(port, 60_000, child);
+  await waitForFrontend(`127.0.0.1:${port}`, 60_000);
   const record: DevServerRecord = { pid: child.pid!, port, uiPort, dbFile };
   await writeFile(recordFile, JSON.stringify(record, null, 2));
   return {
@@ -152,7 +179,9 @@ function processAlive(pid: number): boolean {
 
 export async function stopDevServer(stateDir: string): Promise<boolean> {
   try {
-    const record = JSON.parse(await readFile(path.join(stateDir, 'dev-server.json'), 'utf8')) as DevServerRecord;
+    const record = JSON.parse(
+      await readFile(path.join(stateDir, 'dev-server.json'), 'utf8'),
+    ) as DevServerRecord;
     if (!processAlive(record.pid)) return false;
     process.kill(record.pid, 'SIGTERM');
     return true;

@@ -4,6 +4,7 @@
 import {
   condition,
   getExternalWorkflowHandle,
+  ParentClosePolicy,
   proxyActivities,
   setHandler,
   startChild,
@@ -25,6 +26,7 @@ import {
 } from './messages.js';
 import { samplingWorkflow, type SamplingResult } from './sampling.js';
 import { finetuneSetupWorkflow } from './finetune-setup.js';
+import { allOrCancel } from './all-or-cancel.js';
 import { SETUPS, type SetupResult } from '../core/results.js';
 import type { ReportSummary } from '../activities/report.js';
 
@@ -48,6 +50,8 @@ export interface ExperimentResult {
   /** Finetune + evaluation results per enabled setup (empty when the config has no finetune section). */
   setups: SetupResult[];
   report: ReportSummary | null;
+  /** Sampling and setup child workflows of this run. */
+  childWorkflowIds: string[];
 }
 
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
@@ -56,15 +60,27 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   const quick = proxyActivities<typeof activities>({
     startToCloseTimeout: '1 hour',
     heartbeatTimeout,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '1 minute', maximumAttempts: 10 },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '1 minute',
+      maximumAttempts: 10,
+    },
   });
   const judging = proxyActivities<typeof activities>({
     startToCloseTimeout: '4 hours',
     heartbeatTimeout,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 20,
+    },
   });
   const self = workflowInfo().workflowId;
-  const samplingWorkflowIds = { wc: `${self}/sample-wc`, se: `${self}/sample-se` };
+  // Child ids carry this run's id: a resumed run never collides with children of a run still closing.
+  const runTag = workflowInfo().runId.slice(0, 8);
+  const samplingWorkflowIds = { wc: `${self}/sample-wc-${runTag}`, se: `${self}/sample-se-${runTag}` };
   const progress: ExperimentProgress = {
     experimentId: input.experimentId,
     runDir,
@@ -111,6 +127,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     SOURCES.map((source) =>
       startChild(samplingWorkflow, {
         workflowId: samplingWorkflowIds[source],
+        // If this run fails or is cancelled, children stop their work cleanly (jobs cancelled, not orphaned).
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         args: [
           {
             runDir,
@@ -129,8 +147,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   );
   samplingStarted = true;
   const sampling = {} as Record<Source, SamplingResult>;
-  await Promise.all(
-    children.map(async (child, i) => {
+  await allOrCancel(
+    children.map((child, i) => async () => {
       const source = SOURCES[i];
       sampling[source] = await child.result();
       progress.sampling[source] = {
@@ -204,11 +222,12 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     const enabled = SETUPS.filter((setup) => config.finetune!.setups[setup]);
     const handles = await Promise.all(
       enabled.map((setup) => {
-        const workflowId = `${self}/finetune-${setup}`;
+        const workflowId = `${self}/finetune-${setup}-${runTag}`;
         progress.setupWorkflowIds[setup] = workflowId;
         const trainedModel = setup === 'student' ? config.models.student! : config.models[setup];
         return startChild(finetuneSetupWorkflow, {
           workflowId,
+          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
           args: [
             {
               runDir,
@@ -225,7 +244,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
         });
       }),
     );
-    setups.push(...(await Promise.all(handles.map((handle) => handle.result()))));
+    setups.push(...(await allOrCancel(handles.map((handle) => () => handle.result()))));
   }
 
   enter('report');
@@ -243,5 +262,6 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     datasets,
     setups,
     report,
+    childWorkflowIds: [...Object.values(samplingWorkflowIds), ...Object.values(progress.setupWorkflowIds)],
   };
 }

@@ -3,7 +3,8 @@
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import type { DatasetManifest } from '../activities/datasets.js';
-import { SOURCES, type EvaluationConfig, type FinetuneConfig, type ModelConfig, type Source } from '../core/config.js';
+import type { EvaluationConfig, FinetuneConfig, ModelConfig, Source } from '../core/config.js';
+import { allOrCancel } from './all-or-cancel.js';
 import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/results.js';
 import type { AnswerFormat } from '../core/verify/index.js';
 
@@ -57,12 +58,22 @@ export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<
     heartbeatTimeout: `${Math.max(input.heartbeatTimeoutSeconds, 3 * finetune.pollIntervalSeconds)} seconds`,
     // Wait for the activity to cancel the job at the service before the workflow reports cancelled.
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
-    retry: { initialInterval: '5 seconds', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+    retry: {
+      initialInterval: '5 seconds',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 20,
+    },
   });
   const evaluating = proxyActivities<typeof activities>({
     startToCloseTimeout: '24 hours',
     heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 20,
+    },
   });
   const evaluate = (evalId: string, kind: 'base' | 'finetuned', data: Source | null, model: ModelConfig) =>
     evaluating.evaluateModel({
@@ -77,38 +88,43 @@ export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<
       format: input.format,
     });
 
-  const basePromise = evaluate(`${setup}-base`, 'base', null, evaluatedModel(trainedModel, evaluation));
-  const runs = await Promise.all(
-    SOURCES.map(async (data): Promise<{ finetune: FinetuneResult; evaluation: EvalResult }> => {
-      const dataset = input.datasets[data];
-      const job = await training.runFinetuneJob({
-        runDir: input.runDir,
-        experimentId: input.experimentId,
-        setup,
-        data,
-        backend: finetune.backend,
-        service,
-        baseModel,
-        trainKey: dataset.train.key,
-        validationKey: dataset.validation.examples > 0 ? dataset.validation.key : null,
-        hyperparameters: finetune.hyperparameters,
-        suffix: `${finetune.suffix}-${setup}-${data}`.slice(0, 40),
-        pollIntervalSeconds: finetune.pollIntervalSeconds,
-      });
-      const result = await evaluate(
-        `${setup}-on-${data}`,
-        'finetuned',
-        data,
-        evaluatedModel(trainedModel, evaluation, { model: job.fineTunedModel, ...serving }),
-      );
-      return { finetune: job, evaluation: result };
-    }),
-  );
+  const trainAndEvaluate = async (
+    data: Source,
+  ): Promise<{ finetune: FinetuneResult; evaluation: EvalResult }> => {
+    const dataset = input.datasets[data];
+    const job = await training.runFinetuneJob({
+      runDir: input.runDir,
+      experimentId: input.experimentId,
+      setup,
+      data,
+      backend: finetune.backend,
+      service,
+      baseModel,
+      trainKey: dataset.train.key,
+      validationKey: dataset.validation.examples > 0 ? dataset.validation.key : null,
+      hyperparameters: finetune.hyperparameters,
+      suffix: `${finetune.suffix}-${setup}-${data}`.slice(0, 40),
+      pollIntervalSeconds: finetune.pollIntervalSeconds,
+    });
+    const result = await evaluate(
+      `${setup}-on-${data}`,
+      'finetuned',
+      data,
+      evaluatedModel(trainedModel, evaluation, { model: job.fineTunedModel, ...serving }),
+    );
+    return { finetune: job, evaluation: result };
+  };
+  const [base, onWc, onSe] = await allOrCancel<unknown>([
+    () => evaluate(`${setup}-base`, 'base', null, evaluatedModel(trainedModel, evaluation)),
+    () => trainAndEvaluate('wc'),
+    () => trainAndEvaluate('se'),
+  ]);
+  type Run = { finetune: FinetuneResult; evaluation: EvalResult };
   return {
     setup,
     trainedRole: setup,
     baseModel,
-    base: await basePromise,
-    runs: { wc: runs[0], se: runs[1] },
+    base: base as EvalResult,
+    runs: { wc: onWc as Run, se: onSe as Run },
   };
 }

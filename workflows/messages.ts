@@ -6,15 +6,7 @@ import type { Plan } from '../core/plan.js';
 import type { Ledger } from '../core/records.js';
 
 export type Stage =
-  | 'prepare'
-  | 'sample'
-  | 'verify'
-  | 'judge'
-  | 'analyse'
-  | 'datasets'
-  | 'finetune'
-  | 'report'
-  | 'done';
+  'prepare' | 'sample' | 'verify' | 'judge' | 'analyse' | 'datasets' | 'finetune' | 'report' | 'done';
 
 export interface SamplingProgress {
   source: Source;
@@ -51,4 +43,5 @@ export const samplingProgressQuery = defineQuery<SamplingProgress>('samplingProg
 export const pauseSignal = defineSignal('pause');
 export const resumeSignal = defineSignal('resume');
 /** Adds to the budget of one source (or both): FLOPs in flops mode, dollars in price mode. */
-export const raiseBudgetSignal = defineSignal<[{ source?: Source; flops?: number; usd?: number }]>('raiseBudget');
+export const raiseBudgetSignal =
+  defineSignal<[{ source?: Source; flops?: number; usd?: number }]>('raiseBudget');

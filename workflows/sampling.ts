@@ -1,18 +1,18 @@
 // Sampling for one source model: rounds over all questions, so every question gets the same count; in
 // each round, batches of questions run as activities in a sliding window. In the budgeted modes a round
 // starts only if its worst case fits in what is left. Long runs continue-as-new between batches.
-import {
-  condition,
-  continueAsNew,
-  proxyActivities,
-  setHandler,
-  workflowInfo,
-} from '@temporalio/workflow';
+import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import type { BudgetConfig, ModelConfig, Source } from '../core/config.js';
 import { requestsFor, worstCaseRoundCost, type SourcePlan } from '../core/plan.js';
 import { EMPTY_LEDGER, addLedgers, type Ledger } from '../core/records.js';
-import { pauseSignal, raiseBudgetSignal, resumeSignal, samplingProgressQuery, type SamplingProgress } from './messages.js';
+import {
+  pauseSignal,
+  raiseBudgetSignal,
+  resumeSignal,
+  samplingProgressQuery,
+  type SamplingProgress,
+} from './messages.js';
 
 export interface SamplingInput {
   runDir: string;
@@ -58,7 +58,12 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
   const { sampleBatch } = proxyActivities<typeof activities>({
     startToCloseTimeout: '2 hours',
     heartbeatTimeout: `${input.heartbeatTimeoutSeconds} seconds`,
-    retry: { initialInterval: '1 second', backoffCoefficient: 2, maximumInterval: '5 minutes', maximumAttempts: 20 },
+    retry: {
+      initialInterval: '1 second',
+      backoffCoefficient: 2,
+      maximumInterval: '5 minutes',
+      maximumAttempts: 20,
+    },
   });
   const state: SamplingState = input.state ?? {
     round: 0,
@@ -90,23 +95,20 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
     state.extraFlops += raise.flops ?? 0;
     state.extraUsd += raise.usd ?? 0;
   });
-  setHandler(
-    samplingProgressQuery,
-    (): SamplingProgress => ({
-      source: input.source,
-      round: state.round,
-      samplesPerQuestionDone: state.samplesPerQuestionDone,
-      samplesDone: state.ledger.samples,
-      samplesPlanned: input.plan.samplesPerQuestion * input.questions,
-      batchesDone: state.batchesDone,
-      batchesInFlight: inFlight,
-      ledger: state.ledger,
-      budget: limits(),
-      paused: state.paused,
-      done: stopReason !== null,
-      stopReason,
-    }),
-  );
+  setHandler(samplingProgressQuery, (): SamplingProgress => ({
+    source: input.source,
+    round: state.round,
+    samplesPerQuestionDone: state.samplesPerQuestionDone,
+    samplesDone: state.ledger.samples,
+    samplesPlanned: input.plan.samplesPerQuestion * input.questions,
+    batchesDone: state.batchesDone,
+    batchesInFlight: inFlight,
+    ledger: state.ledger,
+    budget: limits(),
+    paused: state.paused,
+    done: stopReason !== null,
+    stopReason,
+  }));
 
   /** Why no further round may start, or null if the next one fits. */
   const reasonToStop = (): string | null => {
@@ -116,7 +118,8 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
       questions: input.questions,
       samplesPerRound,
       roundPromptTokens:
-        state.observedRoundPromptTokens ?? requestsFor(model, samplesPerRound) * input.promptTokensUpperBoundSum,
+        state.observedRoundPromptTokens ??
+        requestsFor(model, samplesPerRound) * input.promptTokensUpperBoundSum,
       countPromptTokens: budget.countPromptTokens,
     });
     const limit = limits();
@@ -179,7 +182,8 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
     state.roundPromptTokens = 0;
     state.round++;
     state.nextBatch = 0;
-    if (workflowInfo().continueAsNewSuggested) await continueAsNew<typeof samplingWorkflow>({ ...input, state });
+    if (workflowInfo().continueAsNewSuggested)
+      await continueAsNew<typeof samplingWorkflow>({ ...input, state });
   }
 
   return {

@@ -33,6 +33,9 @@ interface JobRecord {
   runKey?: string;
   jobId?: string;
   startedAtMs?: number;
+  /** Bumped when a job ends failed or cancelled, so the next run (`wcse resume`) starts a fresh job. */
+  generation?: number;
+  endedJobs?: Array<{ jobId: string; status: string; error: string | null }>;
 }
 
 export function finetuneKey(setup: Setup, data: Source): string {
@@ -58,7 +61,12 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
   const save = () => writeJson(store, `${key}/job.json`, record);
   try {
     if (!record.trainingFileId) {
-      record.trainingFileId = await upload(store, backend, input.trainKey, `${input.setup}-${input.data}-train.jsonl`);
+      record.trainingFileId = await upload(
+        store,
+        backend,
+        input.trainKey,
+        `${input.setup}-${input.data}-train.jsonl`,
+      );
       await save();
     }
     if (record.validationFileId === undefined) {
@@ -68,7 +76,7 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
       await save();
     }
     if (!record.jobId) {
-      record.runKey ??= `${input.experimentId}/${input.setup}-on-${input.data}`;
+      record.runKey ??= `${input.experimentId}/${input.setup}-on-${input.data}/${record.generation ?? 0}`;
       record.startedAtMs ??= Date.now();
       await save();
       const adopted = await findJobByRunKey(backend, record.runKey);
@@ -90,6 +98,15 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
   }
   const jobId = record.jobId;
   context.heartbeat({ jobId });
+  // A job that ended without a model is not polled again by a later run: that run starts a new one.
+  const retire = async (status: string, error: string | null) => {
+    record.endedJobs = [...(record.endedJobs ?? []), { jobId, status, error }];
+    record.generation = (record.generation ?? 0) + 1;
+    delete record.jobId;
+    delete record.runKey;
+    delete record.startedAtMs;
+    await save();
+  };
 
   let job: JobSnapshot;
   try {
@@ -98,6 +115,7 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
     if (error instanceof CancelledFailure || context.cancellationSignal.aborted) {
       // The experiment was cancelled: stop paying for the job.
       await backend.cancelJob(jobId).catch(() => undefined);
+      await retire('cancelled', 'the experiment was cancelled');
       throw error instanceof CancelledFailure ? error : new CancelledFailure('cancelled');
     }
     throw toTemporalFailure(error, what);
@@ -105,6 +123,7 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
   const events = await backend.listEvents(jobId).catch(() => []);
   await writeJson(store, `${key}/events.json`, events);
   if (job.status !== 'succeeded' || !job.fineTunedModel) {
+    await retire(job.status, job.error);
     throw ApplicationFailure.create({
       type: 'FineTuningJobFailed',
       message: `${what}: job ${jobId} ${job.status}: ${job.error ?? 'no reason given by the service'}`,
@@ -129,7 +148,12 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
   return result;
 }
 
-async function upload(store: ArtifactStore, backend: FineTuningBackend, key: string, name: string): Promise<string> {
+async function upload(
+  store: ArtifactStore,
+  backend: FineTuningBackend,
+  key: string,
+  name: string,
+): Promise<string> {
   const content = await store.read(key);
   if (!content) throw ApplicationFailure.create({ message: `dataset ${key} is missing`, nonRetryable: true });
   return backend.uploadFile(name, content);
@@ -137,7 +161,7 @@ async function upload(store: ArtifactStore, backend: FineTuningBackend, key: str
 
 async function findJobByRunKey(backend: FineTuningBackend, runKey: string): Promise<JobSnapshot | null> {
   const jobs = await backend.listJobs(100);
-  return jobs.find((job) => job.metadata?.wcse_run_key === runKey) ?? null;
+  return jobs.find((job) => job.metadata?.wcse_run_key === runKey && job.status !== 'failed') ?? null;
 }
 
 async function pollUntilDone(

@@ -66,7 +66,12 @@ export class OpenAIFineTuningBackend implements FineTuningBackend {
   async listEvents(id: string): Promise<JobEvent[]> {
     const events: JobEvent[] = [];
     for await (const event of this.client.fineTuning.jobs.listEvents(id, { limit: 100 })) {
-      events.push({ createdAt: event.created_at, level: event.level, message: event.message, data: event.data });
+      events.push({
+        createdAt: event.created_at,
+        level: event.level,
+        message: event.message,
+        data: event.data,
+      });
       if (events.length >= 10_000) break;
     }
     return events.reverse();

@@ -49,7 +49,11 @@ const server = await startScriptedServer({
 const config = validateConfig(
   {
     name: 'bench',
-    problems: { path: path.join(dir, 'problems.jsonl'), kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+    problems: {
+      path: path.join(dir, 'problems.jsonl'),
+      kind: 'generic',
+      fields: { question: 'question', answer: 'answer', id: 'id' },
+    },
     models: {
       wc: {
         model: 'bench',
@@ -100,11 +104,19 @@ async function bareLoop(): Promise<number> {
 }
 
 async function wcseSampling(): Promise<number> {
-  const temporal = await ensureDevServer({ stateDir: path.join(dir, 'temporal'), detached: false, headless: true });
+  const temporal = await ensureDevServer({
+    stateDir: path.join(dir, 'temporal'),
+    detached: false,
+    headless: true,
+  });
   const runDir = path.join(dir, 'run');
   const prepared = await prepareRun({ runDir, config });
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
-  const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue: 'bench' });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: 'default',
+    taskQueue: 'bench',
+  });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
   try {
@@ -141,7 +153,9 @@ async function wcseSampling(): Promise<number> {
 }
 
 const total = questions * samplesPerQuestion;
-console.log(`sampling overhead: ${total} completions, concurrency ${concurrency}, n per request ${perRequest}, batch ${batchSize} questions`);
+console.log(
+  `sampling overhead: ${total} completions, concurrency ${concurrency}, n per request ${perRequest}, batch ${batchSize} questions`,
+);
 const bare = await bareLoop();
 console.log(`bare openai loop : ${bare.toFixed(0)} completions/s`);
 const wcse = await wcseSampling();

@@ -124,3 +124,11 @@ def test_real_weights_gemma3_loads_and_generates(client):
     prompt, completion = expected_usage(tokenizer, messages, body["choices"], 12)
     assert body["usage"]["prompt_tokens"] == prompt
     assert body["usage"]["completion_tokens"] == completion
+
+
+def test_greedy_with_n_returns_identical_choices(client):
+    body = chat(client, model="tiny-random", n=3, max_tokens=8, temperature=0)
+    assert len({c["message"]["content"] for c in body["choices"]}) == 1
+    assert body["usage"]["completion_tokens"] == sum(
+        8 if c["finish_reason"] == "length" else len(c["message"]["content"]) + 1 for c in body["choices"]
+    )

@@ -92,3 +92,26 @@ def test_cancel_a_queued_or_running_job(client):
     assert client.get(f"/v1/fine_tuning/jobs/{job['id']}").json()["status"] == "cancelled"
     again = client.post(f"/v1/fine_tuning/jobs/{job['id']}/cancel")
     assert again.status_code == 400 and again.json()["error"]["message"]
+
+
+def test_full_finetune_with_validation_file(client):
+    train_id = upload_jsonl(client, TRAINING_ROWS)
+    valid_id = upload_jsonl(client, TRAINING_ROWS[:2], "valid.jsonl")
+    job = client.post(
+        "/v1/fine_tuning/jobs",
+        json={
+            "model": "tiny-random",
+            "training_file": train_id,
+            "validation_file": valid_id,
+            "method": {"type": "supervised", "supervised": {"hyperparameters": {"n_epochs": 6, "batch_size": 1}}},
+            "lora": False,
+            "hyperparameters": {"learning_rate": 5e-3},
+        },
+    ).json()
+    assert job["hyperparameters"]["lora"] is False and job["validation_file"] == valid_id
+    job = wait_for_job(client, job["id"])
+    assert job["status"] == "succeeded", job
+    events = client.get(f"/v1/fine_tuning/jobs/{job['id']}/events", params={"limit": 100}).json()["data"]
+    assert sum("valid_loss" in e["data"] for e in events) == 6  # one evaluation per epoch
+    prompt = TRAINING_ROWS[1]["messages"][0]["content"]
+    assert greedy(client, job["fine_tuned_model"], prompt) != greedy(client, "tiny-random", prompt)

@@ -99,13 +99,13 @@ class Generator:
         prompt_ids = tokenizer.apply_chat_template(
             request.messages, add_generation_prompt=True, tokenize=True, return_dict=True
         )["input_ids"]
-        input_ids = torch.tensor([prompt_ids], device=model.device)
+        # n samples of one prompt = one batch of n identical rows: a single batched pass, not n requests. (Rows
+        # rather than num_return_sequences, which transformers refuses for greedy decoding.)
+        input_ids = torch.tensor([prompt_ids] * request.n, device=model.device)
         sample = request.temperature > 0
         seed = request.seed if request.seed is not None else random.randrange(2**31)
         generate_kwargs: dict[str, Any] = dict(
             max_new_tokens=request.max_tokens,
-            # n samples of one prompt = one batch of n rows: a single batched pass, not n requests.
-            num_return_sequences=request.n,
             do_sample=sample,
             eos_token_id=loaded.stop_token_ids,
             pad_token_id=tokenizer.pad_token_id,

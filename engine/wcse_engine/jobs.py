@@ -274,8 +274,13 @@ class JobManager:
             return
         if job["status"] != "running":
             append_event(job_dir, "Fine-tuning job started")
-        for stale in ("result.json", "error.json"):
-            (job_dir / stale).unlink(missing_ok=True)
+        result_path, error_path = job_dir / "result.json", job_dir / "error.json"
+        if result_path.exists() and (job_dir / "model").exists():
+            # The worker finished but the engine stopped before recording it: just record it now.
+            self._finish(job, result_path)
+            return
+        result_path.unlink(missing_ok=True)
+        error_path.unlink(missing_ok=True)
         command = [
             sys.executable,
             "-m",
@@ -307,27 +312,27 @@ class JobManager:
             log.close()
         if self._stop.is_set() or self.jobs.get(job_id)["status"] == "cancelled":
             return  # shutting down (the job stays 'running' and resumes next start) or cancelled
-        result_path, error_path = job_dir / "result.json", job_dir / "error.json"
         if return_code == 0 and result_path.exists():
-            result = json.loads(result_path.read_text())
-            model_id = fine_tuned_model_id(job)
-            if (
-                self.jobs.transition(
-                    job_id,
-                    ("running",),
-                    status="succeeded",
-                    finished_at=int(time.time()),
-                    fine_tuned_model=model_id,
-                    trained_tokens=result["trained_tokens"],
-                )
-                is None
-            ):
-                return
-            append_event(job_dir, f"New fine-tuned model created: {model_id}")
-            append_event(job_dir, "The job has successfully completed")
+            self._finish(job, result_path)
         elif error_path.exists():
             error = json.loads(error_path.read_text())
             self._fail(job_id, error.get("code", "training_failed"), error.get("message", "training failed"))
         else:
             tail = (job_dir / "worker.log").read_text(errors="replace")[-800:]
             self._fail(job_id, "training_failed", f"worker exited with code {return_code}: {tail}")
+
+    def _finish(self, job: dict, result_path: Path) -> None:
+        result = json.loads(result_path.read_text())
+        model_id = fine_tuned_model_id(job)
+        finished = self.jobs.transition(
+            job["id"],
+            ("running",),
+            status="succeeded",
+            finished_at=int(time.time()),
+            fine_tuned_model=model_id,
+            trained_tokens=result["trained_tokens"],
+        )
+        if finished is not None:
+            job_dir = self.jobs.job_dir(job["id"])
+            append_event(job_dir, f"New fine-tuned model created: {model_id}")
+            append_event(job_dir, "The job has successfully completed")

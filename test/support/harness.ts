@@ -9,7 +9,11 @@ import path from 'node:path';
 import { inject } from 'vitest';
 import { validateConfig, type ExperimentConfig } from '../../core/config.js';
 import { createWorker } from '../../workers/worker.js';
-import { experimentWorkflow, type ExperimentInput, type ExperimentResult } from '../../workflows/experiment.js';
+import {
+  experimentWorkflow,
+  type ExperimentInput,
+  type ExperimentResult,
+} from '../../workflows/experiment.js';
 
 export const NAMESPACE = 'default';
 
@@ -80,7 +84,10 @@ export async function tempDir(prefix: string): Promise<string> {
 }
 
 /** `count` arithmetic questions "Q<i>: what is <i> + <i>?" with gold 2i, as a generic JSONL file. */
-export async function writeProblems(dir: string, count: number): Promise<{ file: string; gold: Map<string, string> }> {
+export async function writeProblems(
+  dir: string,
+  count: number,
+): Promise<{ file: string; gold: Map<string, string> }> {
   const gold = new Map<string, string>();
   const lines: string[] = [];
   for (let i = 1; i <= count; i++) {
@@ -93,7 +100,12 @@ export async function writeProblems(dir: string, count: number): Promise<{ file:
   return { file, gold };
 }
 
-export function model(baseURL: string, name: string, params: number, overrides: Record<string, unknown> = {}) {
+export function model(
+  baseURL: string,
+  name: string,
+  params: number,
+  overrides: Record<string, unknown> = {},
+) {
   return {
     model: name,
     baseURL,

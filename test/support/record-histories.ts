@@ -15,7 +15,11 @@ import { answerScript, goldTable, startScriptedServer } from './scripted-server.
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const version = process.argv[2] ?? 'v1';
 const dir = await mkdtemp(path.join(os.tmpdir(), 'wcse-record-'));
-const server = await ensureDevServer({ stateDir: path.join(dir, 'temporal'), detached: false, headless: true });
+const server = await ensureDevServer({
+  stateDir: path.join(dir, 'temporal'),
+  detached: false,
+  headless: true,
+});
 const gold: Record<string, string> = {};
 const lines: string[] = [];
 for (let i = 1; i <= 6; i++) {
@@ -24,30 +28,59 @@ for (let i = 1; i <= 6; i++) {
   lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
 }
 await writeFile(path.join(dir, 'problems.jsonl'), lines.join('\n') + '\n');
+const testLines: string[] = [];
+for (let i = 1; i <= 4; i++) {
+  const question = `T${i}: what is ${i} times 3?`;
+  gold[question] = String(3 * i);
+  testLines.push(JSON.stringify({ id: `t${i}`, question, answer: String(3 * i) }));
+}
+await writeFile(path.join(dir, 'test.jsonl'), testLines.join('\n') + '\n');
 const endpoint = await startScriptedServer({
   models: {
     weak: answerScript({ gold: goldTable(gold), correctFraction: 0.5 }),
     strong: answerScript({ gold: goldTable(gold), correctFraction: 1, variants: 1 }),
+    student: answerScript({ gold: goldTable(gold), correctFraction: 0.25 }),
   },
+  fineTuning: { durationMs: 300 },
 });
-const model = (name: string, params: number) => ({ model: name, baseURL: endpoint.baseURL, params, concurrency: 2 });
+const model = (name: string, params: number) => ({
+  model: name,
+  baseURL: endpoint.baseURL,
+  params,
+  concurrency: 2,
+  sampling: { maxTokens: 64 },
+});
 const config = validateConfig(
   {
     name: 'replay',
-    problems: { path: path.join(dir, 'problems.jsonl'), kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
-    models: { wc: model('weak', 1e9), se: model('strong', 2e9) },
-    budget: { mode: 'flops', flopsPerSource: 2 * 2e9 * 512 * 6 * 2.5 },
+    problems: {
+      path: path.join(dir, 'problems.jsonl'),
+      kind: 'generic',
+      fields: { question: 'question', answer: 'answer', id: 'id' },
+    },
+    models: { wc: model('weak', 1e9), se: model('strong', 2e9), student: model('student', 0.5e9) },
+    budget: { mode: 'flops', flopsPerSource: 2 * 2e9 * 64 * 6 * 2.5, expectedTokensPerSample: 40 },
     sampling: { batchSize: 2 },
     datasets: { validationFraction: 0.2 },
+    finetune: { hyperparameters: { epochs: 1 }, pollIntervalSeconds: 1, setups: { student: true, wc: true, se: false } },
+    evaluation: {
+      problems: { path: path.join(dir, 'test.jsonl'), kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      samples: 2,
+      temperature: 0.5,
+    },
   },
   'replay',
 );
 const nativeConnection = await NativeConnection.connect({ address: server.address });
-const worker = await createWorker({ connection: nativeConnection, namespace: 'default', taskQueue: 'record' });
+const worker = await createWorker({
+  connection: nativeConnection,
+  namespace: 'default',
+  taskQueue: 'record',
+});
 const connection = await Connection.connect({ address: server.address });
 const client = new Client({ connection });
 const workflowId = 'replay-experiment';
-await worker.runUntil(
+const result = await worker.runUntil(
   client.workflow.execute(experimentWorkflow, {
     taskQueue: 'record',
     workflowId,
@@ -60,7 +93,8 @@ const indexFile = path.join(out, 'index.json');
 const index = JSON.parse(await readFile(indexFile, 'utf8').catch(() => '{}')) as Record<string, string>;
 for (const [name, id] of [
   ['experiment', workflowId],
-  ['sampling-wc', `${workflowId}/sample-wc`],
+  ['sampling-wc', result.childWorkflowIds.find((id) => id.includes('/sample-wc'))!],
+  ['finetune-wc', result.childWorkflowIds.find((id) => id.includes('/finetune-wc'))!],
 ]) {
   const history = await client.workflow.getHandle(id).fetchHistory();
   await writeFile(path.join(out, `${name}-${version}.json`), historyToJSON(history));

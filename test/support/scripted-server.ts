@@ -1032,6 +1032,7 @@ export async function startScriptedServer(options: ScriptedServerOptions): Promi
     };
     files.set(obj.id, { obj, content });
     stats.fineTuning.filesCreated++;
+    notify();
     writeRaw(res, 200, JSON.stringify(obj), rid);
   }
 
@@ -1285,6 +1286,7 @@ export async function startScriptedServer(options: ScriptedServerOptions): Promi
     addEvent(job, `Validating training file: ${trainingFile}`);
     jobs.set(id, job);
     stats.fineTuning.jobsCreated++;
+    notify();
     if (ft.durationMs !== undefined) {
       job.timer = setTimeout(() => finishJob(job), ft.durationMs);
       job.timer.unref();
@@ -1422,6 +1424,7 @@ export async function startScriptedServer(options: ScriptedServerOptions): Promi
         if (job.timer) clearTimeout(job.timer);
         addEvent(job, 'Job cancelled');
         stats.fineTuning.jobsCancelled++;
+        notify();
         return writeRaw(res, 200, JSON.stringify(job.obj), rid);
       }
       return notFound(res, rid, `route ${method} ${path}`);
