@@ -12,7 +12,7 @@ const root = resolve(dirname(fileURLToPath(import.meta.url)), '../..');
 const outDir = join(root, 'bench/out');
 const venv = join(root, '.tools/bench-venv');
 const python = join(venv, 'bin/python');
-const dataDir = process.env.WCSE_DATA_DIR ?? resolve(root, '../shared/data');
+const dataDir = process.env.WCSE_DATA_DIR ?? resolve(root, 'data');
 const corpusSize = Number(process.env.BENCH_VERIFIER_SIZE ?? 6000);
 
 function run(command: string, args: string[]): string {

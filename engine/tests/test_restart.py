@@ -27,10 +27,10 @@ def test_killed_engine_resumes_job_from_checkpoint(tmp_path):
                 json={
                     "model": "tiny-random",
                     "training_file": file_id,
-                    "hyperparameters": {"n_epochs": 100, "batch_size": 1, "checkpoint_steps": 20},
+                    "hyperparameters": {"n_epochs": 50, "batch_size": 1, "checkpoint_steps": 25},
                 },
             ).json()
-            total_steps = 100 * len(ROWS)
+            total_steps = 50 * len(ROWS)
             deadline = time.time() + 120
             while time.time() < deadline:  # wait for the first checkpoint, then crash the engine
                 if any("checkpoint_step" in e["data"] for e in events_oldest_first(client, job["id"])):
