@@ -171,15 +171,25 @@ function activityDetail(attrs: proto.temporal.api.history.v1.IActivityTaskSchedu
 
 export async function renderHistory(client: Client, id: string): Promise<string> {
   const output: string[] = [];
-  const render = async (workflowId: string, label: string, runId?: string) => {
-    const handle = client.workflow.getHandle(workflowId, runId);
-    const history = await handle.fetchHistory();
-    const { lines, children } = timeline(history.events ?? [], label);
-    const origin = lines[0]?.at ?? 0;
-    for (const line of lines) output.push(`${formatOffset(line.at - origin)}  ${line.text}`);
-    for (const child of children) {
-      output.push('');
-      await render(child, child);
+  const render = async (workflowId: string, label: string) => {
+    // Follow the whole chain of runs: long sampling loops continue-as-new to keep histories short.
+    const description = await client.workflow.getHandle(workflowId).describe();
+    let runId: string | undefined = description.raw.workflowExecutionInfo?.firstRunId ?? description.runId;
+    let origin: number | null = null;
+    while (runId) {
+      const history: proto.temporal.api.history.v1.IHistory = await client.workflow
+        .getHandle(workflowId, runId)
+        .fetchHistory();
+      const events: HistoryEvent[] = history.events ?? [];
+      const { lines, children } = timeline(events, label);
+      origin ??= lines[0]?.at ?? 0;
+      for (const line of lines) output.push(`${formatOffset(line.at - origin)}  ${line.text}`);
+      for (const child of children) {
+        output.push('');
+        await render(child, child);
+      }
+      const last: HistoryEvent | undefined = events[events.length - 1];
+      runId = last?.workflowExecutionContinuedAsNewEventAttributes?.newExecutionRunId ?? undefined;
     }
   };
   await render(id, `experiment ${id}`);

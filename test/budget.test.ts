@@ -87,4 +87,41 @@ describe('flops budget', () => {
     );
     expect(result.sampling.se.stopReason).toMatch(/FLOPs budget/);
   });
+
+  it('continues as new in a long sampling loop without losing count or budget', async () => {
+    const dir = await tempDir('budget-can');
+    const questions = 4;
+    const problems = await writeProblems(dir, questions);
+    const gold = goldTable(Object.fromEntries(problems.gold));
+    const endpoint = await startScriptedServer({
+      models: { weak: answerScript({ gold, correctFraction: 0.5, reasoningWords: 5 }) },
+    });
+    try {
+      // 30 worst-case rounds of 2 batches: ~60 activities, far past the test server's continue-as-new
+      // suggestion at 200 history events.
+      const budget = 2 * 1e9 * 12 * questions * 30;
+      const config = testConfig({
+        problems: { path: problems.file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+        models: {
+          wc: model(endpoint.baseURL, 'weak', 1e9, { sampling: { maxTokens: 12 } }),
+          se: model(endpoint.baseURL, 'weak', 20e9, { sampling: { maxTokens: 12 } }),
+        },
+        budget: { mode: 'flops', flopsPerSource: budget },
+        sampling: { batchSize: 2 },
+      });
+      const result = await runExperiment(client, worker.taskQueue, { runDir: path.join(dir, 'run'), config });
+      const wc = result.sampling.wc;
+      expect(wc.samplesPerQuestion).toBeGreaterThanOrEqual(30);
+      expect(wc.ledger.flops).toBeLessThanOrEqual(budget);
+      expect(wc.ledger.requests).toBe(endpoint.stats.perModel.weak.served - result.sampling.se.ledger.requests);
+      expect(result.verify.wc.samples).toBe(questions * wc.samplesPerQuestion);
+      const childId = result.childWorkflowIds.find((id) => id.includes('/sample-wc'))!;
+      const description = await client.workflow.getHandle(childId).describe();
+      const firstRunId = description.raw.workflowExecutionInfo?.firstRunId;
+      expect(firstRunId).toMatch(/^[0-9a-f-]{36}$/);
+      expect(description.runId).not.toBe(firstRunId);
+    } finally {
+      await endpoint.close();
+    }
+  });
 });
