@@ -1,4 +1,5 @@
 // The `wcse` command line. Each command is a thin call into cli/*.ts.
+import { DefaultLogger, Runtime } from '@temporalio/worker';
 import { Command } from 'commander';
 import { ConfigError } from '../core/config.js';
 import { PlanError } from '../core/plan.js';
@@ -16,6 +17,9 @@ import {
 import { workerCommand } from './worker.js';
 import { gradeCommand } from './grade-command.js';
 import { reportCommand } from './report.js';
+
+// The in-process worker's INFO lines would drown the progress display; warnings and errors still show.
+Runtime.install({ logger: new DefaultLogger((process.env.WCSE_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
 
 const program = new Command('wcse')
   .description('Compute-matched synthetic reasoning data (WC vs SE sampling), durable on Temporal')

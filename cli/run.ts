@@ -94,6 +94,11 @@ async function reportOutcome(client: Client, id: string, status: string): Promis
   if (status === 'COMPLETED') {
     const result = (await handle.result()) as Awaited<ReturnType<typeof experimentWorkflow>>;
     console.error(`Experiment ${id} completed. Run directory: ${result.runDir}`);
+    if (result.report) {
+      console.error(
+        `Report: ${path.join(result.runDir, result.report.reportMd)}\n\n${result.report.headline}\n`,
+      );
+    }
     for (const source of ['wc', 'se'] as const) {
       const sampling = result.sampling[source];
       const verify = result.verify[source];

@@ -61,7 +61,10 @@ export interface SetupResult {
   trainedRole: Setup;
   baseModel: string;
   base: EvalResult;
-  runs: Record<Source, { finetune: FinetuneResult; evaluation: EvalResult }>;
+  /** Per data source; absent when that source produced no training data (see `skipped`). */
+  runs: Partial<Record<Source, { finetune: FinetuneResult; evaluation: EvalResult }>>;
+  /** Why a data source was not finetuned on, e.g. no correct solutions at all. */
+  skipped: Partial<Record<Source, string>>;
 }
 
 /** The paper's name for each (setup, data source) cell. */

@@ -101,7 +101,11 @@ describe('flops budget', () => {
       // suggestion at 200 history events.
       const budget = 2 * 1e9 * 12 * questions * 30;
       const config = testConfig({
-        problems: { path: problems.file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+        problems: {
+          path: problems.file,
+          kind: 'generic',
+          fields: { question: 'question', answer: 'answer', id: 'id' },
+        },
         models: {
           wc: model(endpoint.baseURL, 'weak', 1e9, { sampling: { maxTokens: 12 } }),
           se: model(endpoint.baseURL, 'weak', 20e9, { sampling: { maxTokens: 12 } }),
@@ -113,7 +117,9 @@ describe('flops budget', () => {
       const wc = result.sampling.wc;
       expect(wc.samplesPerQuestion).toBeGreaterThanOrEqual(30);
       expect(wc.ledger.flops).toBeLessThanOrEqual(budget);
-      expect(wc.ledger.requests).toBe(endpoint.stats.perModel.weak.served - result.sampling.se.ledger.requests);
+      expect(wc.ledger.requests).toBe(
+        endpoint.stats.perModel.weak.served - result.sampling.se.ledger.requests,
+      );
       expect(result.verify.wc.samples).toBe(questions * wc.samplesPerQuestion);
       const childId = result.childWorkflowIds.find((id) => id.includes('/sample-wc'))!;
       const description = await client.workflow.getHandle(childId).describe();

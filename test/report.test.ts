@@ -264,6 +264,7 @@ function setups(): SetupResult[] {
           evaluation: evaluation(setup, 'se', `ft:${a.model}:${setup}-se`, a.se),
         },
       },
+      skipped: {},
     };
   });
 }

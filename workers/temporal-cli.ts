@@ -97,7 +97,8 @@ async function waitForFrontend(address: string, timeoutMs: number): Promise<void
         await connection.close();
       }
     } catch (error) {
-      if (Date.now() > deadline) throw new Error(`temporal dev server at ${address} is not healthy: ${String(error)}`);
+      if (Date.now() > deadline)
+        throw new Error(`temporal dev server at ${address} is not healthy: ${String(error)}`);
       await new Promise((resolve) => setTimeout(resolve, 250));
     }
   }

@@ -27,7 +27,7 @@ import {
 import { samplingWorkflow, type SamplingResult } from './sampling.js';
 import { finetuneSetupWorkflow } from './finetune-setup.js';
 import { allOrCancel } from './all-or-cancel.js';
-import { SETUPS, type SetupResult } from '../core/results.js';
+import { SETUPS, type Setup, type SetupResult } from '../core/results.js';
 import type { ReportSummary } from '../activities/report.js';
 
 export interface ExperimentInput {
@@ -220,11 +220,16 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     enter('finetune');
     await notPaused();
     const enabled = SETUPS.filter((setup) => config.finetune!.setups[setup]);
+    const trainedModelOf = (setup: Setup) =>
+      setup === 'student' ? config.models.student! : config.models[setup];
+    const endpointOf = (setup: Setup) => `${trainedModelOf(setup).baseURL} ${trainedModelOf(setup).model}`;
+    // The first setup on a base model evaluates it; the others reuse that evaluation.
+    const baseOwner = (setup: Setup) => enabled.find((other) => endpointOf(other) === endpointOf(setup))!;
     const handles = await Promise.all(
       enabled.map((setup) => {
         const workflowId = `${self}/finetune-${setup}-${runTag}`;
         progress.setupWorkflowIds[setup] = workflowId;
-        const trainedModel = setup === 'student' ? config.models.student! : config.models[setup];
+        const trainedModel = trainedModelOf(setup);
         return startChild(finetuneSetupWorkflow, {
           workflowId,
           parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
@@ -239,12 +244,17 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
               evaluation: config.evaluation!,
               format,
               heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
+              evaluateBase: baseOwner(setup) === setup,
             },
           ],
         });
       }),
     );
-    setups.push(...(await allOrCancel(handles.map((handle) => () => handle.result()))));
+    const runs = await allOrCancel(handles.map((handle) => () => handle.result()));
+    for (const run of runs) {
+      const base = run.base ?? runs[enabled.indexOf(baseOwner(run.setup))].base!;
+      setups.push({ ...run, base });
+    }
   }
 
   enter('report');

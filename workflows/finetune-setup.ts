@@ -19,7 +19,12 @@ export interface FinetuneSetupInput {
   evaluation: EvaluationConfig;
   format: AnswerFormat;
   heartbeatTimeoutSeconds: number;
+  /** False when another setup finetunes the same base model and evaluates it (never pay twice). */
+  evaluateBase: boolean;
 }
+
+/** A setup's result; `base` is null when another setup evaluated the same base model. */
+export type SetupRuns = Omit<SetupResult, 'base'> & { base: EvalResult | null };
 
 /** The model config evaluation uses: the served id and endpoint, the evaluation prompt and sampling. */
 export function evaluatedModel(
@@ -40,7 +45,12 @@ export function evaluatedModel(
   };
 }
 
-export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<SetupResult> {
+/** A model id as a path segment. */
+export function safeId(model: string): string {
+  return model.replace(/[^A-Za-z0-9._-]+/g, '_');
+}
+
+export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<SetupRuns> {
   const { trainedModel, finetune, evaluation, setup } = input;
   const service = {
     baseURL: trainedModel.fineTuning?.baseURL ?? trainedModel.baseURL,
@@ -114,17 +124,32 @@ export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<
     );
     return { finetune: job, evaluation: result };
   };
+  const skipped: SetupResult['skipped'] = {};
+  for (const data of ['wc', 'se'] as const) {
+    if (input.datasets[data].train.examples === 0) {
+      skipped[data] = `no correct ${data.toUpperCase()} solutions: nothing to finetune on`;
+    }
+  }
   const [base, onWc, onSe] = await allOrCancel<unknown>([
-    () => evaluate(`${setup}-base`, 'base', null, evaluatedModel(trainedModel, evaluation)),
-    () => trainAndEvaluate('wc'),
-    () => trainAndEvaluate('se'),
+    () =>
+      input.evaluateBase
+        ? evaluate(
+            `base-${safeId(trainedModel.model)}`,
+            'base',
+            null,
+            evaluatedModel(trainedModel, evaluation),
+          )
+        : Promise.resolve(null),
+    () => (skipped.wc ? Promise.resolve(null) : trainAndEvaluate('wc')),
+    () => (skipped.se ? Promise.resolve(null) : trainAndEvaluate('se')),
   ]);
   type Run = { finetune: FinetuneResult; evaluation: EvalResult };
   return {
     setup,
     trainedRole: setup,
     baseModel,
-    base: base as EvalResult,
-    runs: { wc: onWc as Run, se: onSe as Run },
+    base: base as EvalResult | null,
+    runs: { ...(onWc ? { wc: onWc as Run } : {}), ...(onSe ? { se: onSe as Run } : {}) },
+    skipped,
   };
 }

@@ -26,8 +26,6 @@ function hyperparameters(h: HyperparametersConfig): Record<string, unknown> {
     ...(h.learningRateMultiplier !== undefined ? { learning_rate_multiplier: h.learningRateMultiplier } : {}),
     ...(h.learningRate !== undefined ? { learning_rate: h.learningRate } : {}),
     ...(h.batchSize !== undefined ? { batch_size: h.batchSize } : {}),
-    // Only sent when set: OpenAI itself has no such choice.
-    ...(h.method !== undefined ? { method: h.method } : {}),
   };
 }
 
@@ -50,6 +48,10 @@ export class OpenAIFineTuningBackend implements FineTuningBackend {
       suffix: request.suffix,
       hyperparameters: hyperparameters(request.hyperparameters),
       metadata: request.metadata,
+      // An extension (the local engine, most trainers): only sent when set, OpenAI itself has no such choice.
+      ...(request.hyperparameters.method !== undefined
+        ? { lora: request.hyperparameters.method === 'lora' }
+        : {}),
     };
     return snapshot(await this.client.fineTuning.jobs.create(body as OpenAI.FineTuning.JobCreateParams));
   }

@@ -76,7 +76,9 @@ function findings(doc: ReportDocument): string[] {
     );
   } else {
     lines.push(
-      'Finetuning was not run (or no setup finished): only the data-quality comparison is available.',
+      doc.finetune.length
+        ? 'No setup was finetuned on both data sources, so WC and SE data cannot be compared by accuracy (see the notes).'
+        : 'Finetuning was not run (or no setup finished): only the data-quality comparison is available.',
     );
   }
   const { wc, se } = doc.data;

@@ -334,6 +334,9 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
       cells[source] = entry;
       finetune.push(entry);
     }
+    for (const [source, reason] of Object.entries(result.skipped ?? {})) {
+      notes.push(`${setupName} was not finetuned on ${SOURCE_NAMES[source as Source]} data: ${reason}.`);
+    }
     const wc = cells.wc ?? null;
     const se = cells.se ?? null;
     comparisons.push({

@@ -62,9 +62,17 @@ const config = validateConfig(
     budget: { mode: 'flops', flopsPerSource: 2 * 2e9 * 64 * 6 * 2.5, expectedTokensPerSample: 40 },
     sampling: { batchSize: 2 },
     datasets: { validationFraction: 0.2 },
-    finetune: { hyperparameters: { epochs: 1 }, pollIntervalSeconds: 1, setups: { student: true, wc: true, se: false } },
+    finetune: {
+      hyperparameters: { epochs: 1 },
+      pollIntervalSeconds: 1,
+      setups: { student: true, wc: true, se: false },
+    },
     evaluation: {
-      problems: { path: path.join(dir, 'test.jsonl'), kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } },
+      problems: {
+        path: path.join(dir, 'test.jsonl'),
+        kind: 'generic',
+        fields: { question: 'question', answer: 'answer', id: 'id' },
+      },
       samples: 2,
       temperature: 0.5,
     },
