@@ -74,12 +74,16 @@ describe('the study against the local engine', () => {
     await writeFile(path.join(dir, 'train.jsonl'), rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     await writeFile(path.join(dir, 'test.jsonl'), tests.map((r) => JSON.stringify(r)).join('\n') + '\n');
     const prompt = { system: 'Reply with the number the user writes, and nothing else.' };
+    const fewShot = [
+      { question: 'Number: 1', answer: '1' },
+      { question: 'Number: 8', answer: '8' },
+    ];
     const model = (params: string) => ({
       model: 'smollm2-135m',
       baseURL: engine.baseURL,
       params,
-      prompt,
-      sampling: { temperature: 0.7, maxTokens: 8, seed: 1 },
+      prompt: { ...prompt, fewShot },
+      sampling: { temperature: 0.7, maxTokens: 16, seed: 1, stop: ['\n', '.'] },
       concurrency: 2,
       requestTimeoutSeconds: 300,
     });
@@ -98,7 +102,7 @@ describe('the study against the local engine', () => {
         hyperparameters: { epochs: 1, learningRate: 0.0002, batchSize: 4, method: 'lora' },
         pollIntervalSeconds: 2,
       },
-      evaluation: { problems: { path: path.join(dir, 'test.jsonl'), ...generic }, maxTokens: 8, prompt },
+      evaluation: { problems: { path: path.join(dir, 'test.jsonl'), ...generic }, maxTokens: 16, prompt },
     });
     const runDir = path.join(dir, 'run');
     const result = await runExperiment(client, worker.taskQueue, { runDir, config });
