@@ -224,7 +224,6 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
       await log.append(JSON.stringify(part));
       savedParts.set(`${position}/${chunk}`, part);
       partsDone++;
-      context.heartbeat({ partsDone });
       if (part.samples.length === 0) {
         throw ApplicationFailure.create({
           type: 'EmptyChoices',

@@ -90,14 +90,7 @@ export class LocalStore implements ArtifactStore {
   async openLog(key: string): Promise<ArtifactLog> {
     const target = this.resolve(key);
     await mkdir(path.dirname(target), { recursive: true });
-    const handle: FileHandle = await open(target, 'a');
-    return {
-      // One write call per line: a crash can tear only the line being written.
-      append: async (line: string) => {
-        await handle.write(line.endsWith('\n') ? line : line + '\n');
-      },
-      close: () => handle.close(),
-    };
+    return new GroupCommitLog(await open(target, 'a'));
   }
 
   async exists(key: string): Promise<boolean> {
@@ -128,6 +121,47 @@ export class LocalStore implements ArtifactStore {
 
   localPath(key: string): string | null {
     return this.resolve(key);
+  }
+}
+
+/**
+ * An append-only file where lines that arrive while a write is in flight are written together by the next
+ * write (group commit): one write call per burst instead of per line, and every `append` still resolves
+ * only once its line is written. A crash can tear only the last write, which readLog skips.
+ */
+class GroupCommitLog implements ArtifactLog {
+  private pending: string[] = [];
+  private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
+  private writing: Promise<void> | null = null;
+
+  constructor(private readonly handle: FileHandle) {}
+
+  append(line: string): Promise<void> {
+    this.pending.push(line.endsWith('\n') ? line : line + '\n');
+    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
+    this.writing ??= this.flush();
+    return done;
+  }
+
+  private async flush(): Promise<void> {
+    while (this.pending.length) {
+      const text = this.pending.join('');
+      const waiters = this.waiters;
+      this.pending = [];
+      this.waiters = [];
+      try {
+        await this.handle.write(text);
+        for (const waiter of waiters) waiter.resolve();
+      } catch (error) {
+        for (const waiter of waiters) waiter.reject(error);
+      }
+    }
+    this.writing = null;
+  }
+
+  async close(): Promise<void> {
+    await this.writing;
+    await this.handle.close();
   }
 }
 

@@ -24,8 +24,10 @@ const { values } = parseArgs({
     concurrency: { type: 'string', default: '32' },
     'batch-size': { type: 'string', default: '32' },
     n: { type: 'string', default: '1' },
+    repeat: { type: 'string', default: '3' },
   },
 });
+const repeat = Number(values.repeat);
 const completions = Number(values.completions);
 const concurrency = Number(values.concurrency);
 const batchSize = Number(values['batch-size']);
@@ -103,14 +105,15 @@ async function bareLoop(): Promise<number> {
   return received / seconds;
 }
 
-async function wcseSampling(): Promise<number> {
+/** One dev server and worker for all repetitions; each repetition samples into a fresh run directory. */
+async function withWcse<T>(
+  use: (sampleOnce: (runIndex: number) => Promise<number>) => Promise<T>,
+): Promise<T> {
   const temporal = await ensureDevServer({
     stateDir: path.join(dir, 'temporal'),
     detached: false,
     headless: true,
   });
-  const runDir = path.join(dir, 'run');
-  const prepared = await prepareRun({ runDir, config });
   const nativeConnection = await NativeConnection.connect({ address: temporal.address });
   const worker = await createWorker({
     connection: nativeConnection,
@@ -119,32 +122,35 @@ async function wcseSampling(): Promise<number> {
   });
   const connection = await Connection.connect({ address: temporal.address });
   const client = new Client({ connection });
-  try {
-    return await worker.runUntil(async () => {
-      const started = performance.now();
-      const result = await client.workflow.execute(samplingWorkflow, {
-        taskQueue: 'bench',
-        workflowId: 'bench-sampling',
-        args: [
-          {
-            runDir,
-            source: 'wc',
-            model: config.models.wc,
-            budget: config.budget,
-            plan: prepared.plan.wc,
-            questions: prepared.questions,
-            batchSize,
-            heartbeatTimeoutSeconds: 60,
-            promptTokensUpperBoundSum: prepared.promptTokensUpperBoundSum.wc,
-          },
-        ],
-      });
-      const seconds = (performance.now() - started) / 1000;
-      if (result.ledger.samples !== questions * samplesPerQuestion) {
-        throw new Error(`wcse drew ${result.ledger.samples} completions`);
-      }
-      return result.ledger.samples / seconds;
+  const sampleOnce = async (runIndex: number) => {
+    const runDir = path.join(dir, `run-${runIndex}`);
+    const prepared = await prepareRun({ runDir, config });
+    const started = performance.now();
+    const result = await client.workflow.execute(samplingWorkflow, {
+      taskQueue: 'bench',
+      workflowId: `bench-sampling-${runIndex}`,
+      args: [
+        {
+          runDir,
+          source: 'wc',
+          model: config.models.wc,
+          budget: config.budget,
+          plan: prepared.plan.wc,
+          questions: prepared.questions,
+          batchSize,
+          heartbeatTimeoutSeconds: 60,
+          promptTokensUpperBoundSum: prepared.promptTokensUpperBoundSum.wc,
+        },
+      ],
     });
+    const seconds = (performance.now() - started) / 1000;
+    if (result.ledger.samples !== questions * samplesPerQuestion) {
+      throw new Error(`wcse drew ${result.ledger.samples} completions`);
+    }
+    return result.ledger.samples / seconds;
+  };
+  try {
+    return await worker.runUntil(() => use(sampleOnce));
   } finally {
     await connection.close();
     await nativeConnection.close();
@@ -152,14 +158,24 @@ async function wcseSampling(): Promise<number> {
   }
 }
 
+const median = (values: number[]) => [...values].sort((a, b) => a - b)[Math.floor(values.length / 2)];
 const total = questions * samplesPerQuestion;
 console.log(
-  `sampling overhead: ${total} completions, concurrency ${concurrency}, n per request ${perRequest}, batch ${batchSize} questions`,
+  `sampling overhead: ${total} completions, concurrency ${concurrency}, n per request ${perRequest}, ` +
+    `batch ${batchSize} questions, ${repeat} alternating repetitions (median)`,
 );
-const bare = await bareLoop();
-console.log(`bare openai loop : ${bare.toFixed(0)} completions/s`);
-const wcse = await wcseSampling();
-console.log(`wcse sampling    : ${wcse.toFixed(0)} completions/s`);
-console.log(`ratio wcse/bare  : ${(wcse / bare).toFixed(2)}`);
+// Alternate the two so that warm-up and machine noise fall on both alike.
+const bare: number[] = [];
+const wcse: number[] = [];
+await withWcse(async (sampleOnce) => {
+  for (let i = 0; i < repeat; i++) {
+    bare.push(await bareLoop());
+    wcse.push(await sampleOnce(i));
+  }
+});
+const show = (xs: number[]) => xs.map((x) => x.toFixed(0)).join(', ');
+console.log(`bare openai loop : ${median(bare).toFixed(0)} completions/s  (runs: ${show(bare)})`);
+console.log(`wcse sampling    : ${median(wcse).toFixed(0)} completions/s  (runs: ${show(wcse)})`);
+console.log(`ratio wcse/bare  : ${(median(wcse) / median(bare)).toFixed(2)}`);
 await server.close();
 await rm(dir, { recursive: true, force: true });

@@ -17,8 +17,8 @@ import {
 
 export const NAMESPACE = 'default';
 
-// Worker logs at INFO drown test output; warnings and errors still show.
-Runtime.install({ logger: new DefaultLogger('WARN') });
+// Expected failures (fault injection) log activity failures as warnings; only errors show in test output.
+Runtime.install({ logger: new DefaultLogger('ERROR') });
 
 let counter = 0;
 export function uniqueId(prefix: string): string {
