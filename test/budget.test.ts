@@ -18,6 +18,7 @@ import {
   uniqueId,
   writeProblems,
   type RunningWorker,
+  problemsBlock,
 } from './support/harness.js';
 import { worstCaseRoundCost } from '../core/plan.js';
 
@@ -53,11 +54,7 @@ describe('flops budget', () => {
     });
     const budget = 2 * 1e9 * 40 * questions * 7.5; // 7.5 worst-case rounds of one sample at 1e9 params
     const config = testConfig({
-      problems: {
-        path: problems.file,
-        kind: 'generic',
-        fields: { question: 'question', answer: 'answer', id: 'id' },
-      },
+      problems: problemsBlock(problems.file),
       models: {
         wc: model(server.baseURL, 'weak', 1e9, { sampling: { maxTokens: 40 } }),
         se: model(server.baseURL, 'strong', 3e9, { sampling: { maxTokens: 40 } }),
@@ -101,11 +98,7 @@ describe('flops budget', () => {
       // suggestion at 200 history events.
       const budget = 2 * 1e9 * 12 * questions * 30;
       const config = testConfig({
-        problems: {
-          path: problems.file,
-          kind: 'generic',
-          fields: { question: 'question', answer: 'answer', id: 'id' },
-        },
+        problems: problemsBlock(problems.file),
         models: {
           wc: model(endpoint.baseURL, 'weak', 1e9, { sampling: { maxTokens: 12 } }),
           se: model(endpoint.baseURL, 'weak', 20e9, { sampling: { maxTokens: 12 } }),

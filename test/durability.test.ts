@@ -19,6 +19,7 @@ import {
   testConfig,
   uniqueId,
   writeProblems,
+  problemsBlock,
 } from './support/harness.js';
 import { experimentWorkflow } from '../workflows/experiment.js';
 import { readdir, readFile } from 'node:fs/promises';
@@ -86,11 +87,7 @@ describe('worker crash mid-sampling', () => {
       },
     });
     const config = testConfig({
-      problems: {
-        path: problems.file,
-        kind: 'generic',
-        fields: { question: 'question', answer: 'answer', id: 'id' },
-      },
+      problems: problemsBlock(problems.file),
       models: {
         wc: model(server.baseURL, 'weak', 1e9, { supportsN: false, concurrency: 4 }),
         se: model(server.baseURL, 'strong', 2e9, { supportsN: false, concurrency: 4 }),

@@ -1,25 +1,18 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import {
-  answerScript,
-  goldTable,
-  startScriptedServer,
-  type ScriptedServer,
-} from './support/scripted-server.js';
+import type { ScriptedServer } from './support/scripted-server.js';
 import {
   model,
   rootCauseMessage,
   runExperiment,
-  startWorker,
-  tempDir,
-  temporalClient,
+  startStudyFixture,
   testConfig,
-  uniqueId,
-  writeProblems,
   type RunningWorker,
+  type StudyFixture,
+  problemsBlock,
 } from './support/harness.js';
-import type { Client, Connection } from '@temporalio/client';
+import type { Client } from '@temporalio/client';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-secret-value-0123456789';
 
@@ -33,45 +26,24 @@ function allText(value: unknown): string {
 }
 
 describe('a full experiment on a small config', () => {
+  let fixture: StudyFixture;
   let server: ScriptedServer;
   let worker: RunningWorker;
   let client: Client;
-  let connection: Connection;
   let dir: string;
   let problemsFile: string;
   const questions = 6;
 
   beforeAll(async () => {
-    dir = await tempDir('full');
-    const problems = await writeProblems(dir, questions);
-    problemsFile = problems.file;
-    const gold = goldTable(Object.fromEntries(problems.gold));
-    server = await startScriptedServer({
-      models: {
-        // WC: half its samples correct, all distinct.
-        weak: answerScript({ gold, correctFraction: 0.5 }),
-        // SE: every sample correct, but only 1 unique text per question.
-        strong: answerScript({ gold, correctFraction: 1, variants: 1 }),
-      },
-    });
-    ({ client, connection } = await temporalClient());
-    worker = await startWorker(uniqueId('tq'));
+    fixture = await startStudyFixture({ name: 'full', questions });
+    ({ server, worker, client, dir, problemsFile } = fixture);
   });
-
-  afterAll(async () => {
-    await worker?.stop();
-    await connection?.close();
-    await server?.close();
-  });
+  afterAll(() => fixture?.close());
 
   it('completes with exact metrics and datasets', async () => {
     const runDir = path.join(dir, 'run');
     const config = testConfig({
-      problems: {
-        path: problemsFile,
-        kind: 'generic',
-        fields: { question: 'question', answer: 'answer', id: 'id' },
-      },
+      problems: problemsBlock(problemsFile),
       models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
       budget: { mode: 'ratio', samplesPerQuestion: 2 },
       sampling: { batchSize: 4 },
@@ -119,11 +91,7 @@ describe('a full experiment on a small config', () => {
     await writeFile(broken, '{"id": "a", "question": "q", "answer": "1"}\n{"id": "b", "question": "r"}\n');
     server.resetStats();
     const config = testConfig({
-      problems: {
-        path: broken,
-        kind: 'generic',
-        fields: { question: 'question', answer: 'answer', id: 'id' },
-      },
+      problems: problemsBlock(broken),
       models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
       budget: { mode: 'ratio', samplesPerQuestion: 2 },
     });

@@ -2,65 +2,40 @@
 // empty choices) are retried and change nothing in the results; a 401 fails fast with a clear error.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
-import {
-  answerScript,
-  goldTable,
-  startScriptedServer,
-  type ScriptedServer,
-} from './support/scripted-server.js';
+import type { Client } from '@temporalio/client';
+import type { ScriptedServer } from './support/scripted-server.js';
 import {
   model,
   rootCauseMessage,
   runExperiment,
-  startWorker,
-  tempDir,
-  temporalClient,
+  startStudyFixture,
   testConfig,
-  uniqueId,
-  writeProblems,
   type RunningWorker,
+  type StudyFixture,
+  problemsBlock,
 } from './support/harness.js';
 import type { ExperimentConfig } from '../core/config.js';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-faults';
 
 describe('endpoint faults', () => {
+  let fixture: StudyFixture;
   let server: ScriptedServer;
   let worker: RunningWorker;
   let client: Client;
-  let connection: Connection;
   let dir: string;
   let problemsFile: string;
   const questions = 8;
 
   beforeAll(async () => {
-    dir = await tempDir('faults');
-    const problems = await writeProblems(dir, questions);
-    problemsFile = problems.file;
-    const gold = goldTable(Object.fromEntries(problems.gold));
-    server = await startScriptedServer({
-      models: {
-        weak: answerScript({ gold, correctFraction: 0.5 }),
-        strong: answerScript({ gold, correctFraction: 1, variants: 1 }),
-      },
-    });
-    ({ client, connection } = await temporalClient());
-    worker = await startWorker(uniqueId('tq-faults'));
+    fixture = await startStudyFixture({ name: 'faults', questions });
+    ({ server, worker, client, dir, problemsFile } = fixture);
   });
-  afterAll(async () => {
-    await worker?.stop();
-    await connection?.close();
-    await server?.close();
-  });
+  afterAll(() => fixture?.close());
 
   const config = (overrides: Record<string, unknown> = {}): ExperimentConfig =>
     testConfig({
-      problems: {
-        path: problemsFile,
-        kind: 'generic',
-        fields: { question: 'question', answer: 'answer', id: 'id' },
-      },
+      problems: problemsBlock(problemsFile),
       models: {
         wc: model(server.baseURL, 'weak', 9e9, { requestTimeoutSeconds: 1 }),
         se: model(server.baseURL, 'strong', 27e9, { requestTimeoutSeconds: 1 }),

@@ -21,6 +21,7 @@ import {
   testConfig,
   uniqueId,
   writeProblems,
+  problemsBlock,
 } from './support/harness.js';
 import { experimentWorkflow, type ExperimentInput } from '../workflows/experiment.js';
 import type { ExperimentConfig } from '../core/config.js';
@@ -97,11 +98,7 @@ describe('finetune, evaluate, report', () => {
       },
     });
     const experimentConfig = testConfig({
-      problems: {
-        path: train.file,
-        kind: 'generic',
-        fields: { question: 'question', answer: 'answer', id: 'id' },
-      },
+      problems: problemsBlock(train.file),
       models: {
         wc: model(endpoint.baseURL, 'weak', 1e9),
         se: model(endpoint.baseURL, 'strong', 2e9),
@@ -111,11 +108,7 @@ describe('finetune, evaluate, report', () => {
       datasets: { validationFraction: 0.2 },
       finetune: { hyperparameters: { epochs: 2, learningRateMultiplier: 0.5 }, pollIntervalSeconds: 1 },
       evaluation: {
-        problems: {
-          path: test.file,
-          kind: 'generic',
-          fields: { question: 'question', answer: 'answer', id: 'id' },
-        },
+        problems: problemsBlock(test.file),
       },
       temporal: { heartbeatTimeoutSeconds: 3 },
     });

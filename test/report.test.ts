@@ -29,6 +29,7 @@ import {
   uniqueId,
   writeProblems,
   type RunningWorker,
+  problemsBlock,
 } from './support/harness.js';
 import {
   answerScript,
@@ -609,11 +610,7 @@ describe('wcse report <id>', () => {
     const runDir = path.join(dir, 'run');
     const experimentId = uniqueId('exp-report');
     const config = testConfig({
-      problems: {
-        path: problemsFile,
-        kind: 'generic',
-        fields: { question: 'question', answer: 'answer', id: 'id' },
-      },
+      problems: problemsBlock(problemsFile),
       models: { wc: model(server.baseURL, 'weak', 9e9), se: model(server.baseURL, 'strong', 27e9) },
       budget: { mode: 'ratio', samplesPerQuestion: 2 },
       datasets: { validationFraction: 0 },

@@ -10,6 +10,13 @@ import { inject } from 'vitest';
 import { validateConfig, type ExperimentConfig } from '../../core/config.js';
 import { createWorker } from '../../workers/worker.js';
 import {
+  answerScript,
+  goldTable,
+  startScriptedServer,
+  type ModelScript,
+  type ScriptedServer,
+} from './scripted-server.js';
+import {
   experimentWorkflow,
   type ExperimentInput,
   type ExperimentResult,
@@ -144,3 +151,54 @@ export function rootCauseMessage(error: unknown): string {
 }
 
 export { WorkflowFailedError };
+
+/** What most workflow tests need: a problem set, a scripted endpoint, a worker and a client. */
+export interface StudyFixture {
+  dir: string;
+  problemsFile: string;
+  gold: Map<string, string>;
+  server: ScriptedServer;
+  worker: RunningWorker;
+  client: Client;
+  close(): Promise<void>;
+}
+
+/**
+ * Default endpoint scripts: `weak` answers half its samples correctly, all distinct; `strong` answers every
+ * sample correctly with one unique text per question.
+ */
+export async function startStudyFixture(options: {
+  name: string;
+  questions: number;
+  models?: (gold: ReturnType<typeof goldTable>) => Record<string, ModelScript>;
+}): Promise<StudyFixture> {
+  const dir = await tempDir(options.name);
+  const problems = await writeProblems(dir, options.questions);
+  const gold = goldTable(Object.fromEntries(problems.gold));
+  const server = await startScriptedServer({
+    models: options.models?.(gold) ?? {
+      weak: answerScript({ gold, correctFraction: 0.5 }),
+      strong: answerScript({ gold, correctFraction: 1, variants: 1 }),
+    },
+  });
+  const { client, connection } = await temporalClient();
+  const worker = await startWorker(uniqueId(`tq-${options.name}`));
+  return {
+    dir,
+    problemsFile: problems.file,
+    gold: problems.gold,
+    server,
+    worker,
+    client,
+    async close() {
+      await worker.stop();
+      await connection.close();
+      await server.close();
+    },
+  };
+}
+
+/** The generic problem-set config block for files written by writeProblems. */
+export function problemsBlock(file: string) {
+  return { path: file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } };
+}
