@@ -1,4 +1,5 @@
 // Coverage/diversity curves and the LLM-judged false-positive rate, from stored verdicts.
+import type { FprResult, MetricsFile } from '../core/records.js';
 import { Context } from '@temporalio/activity';
 import { SOURCES, type ModelConfig, type Source } from '../core/config.js';
 import { fnv1a64, stableSeed } from '../core/hash.js';
@@ -7,28 +8,11 @@ import {
   UNIQUE_SOLUTION_DEFINITION,
   wilsonInterval,
   type QuestionSamples,
-  type SourceMetrics,
 } from '../core/metrics.js';
 import { clientFor, limitsFor, toTemporalFailure } from './endpoint.js';
 import { problemsById } from './run-data.js';
 import { openStore, readJson, writeJson } from './store.js';
 import { loadVerifiedSamples } from './verify.js';
-
-export interface FprResult {
-  source: Source;
-  judged: number;
-  invalid: number;
-  /** Judge replies that said neither VALID nor INVALID; left out of the rate. */
-  unparsed: number;
-  fpr: number | null;
-  ci: { low: number; high: number } | null;
-  judgeModel: string;
-}
-
-export interface MetricsFile {
-  definitions: { coverageAtK: string; diversityAtK: string; uniqueSolution: string; fpr: string };
-  sources: Record<Source, SourceMetrics & { fpr: FprResult | null }>;
-}
 
 export const METRICS_KEY = 'metrics.json';
 

@@ -1,4 +1,5 @@
 // Finetuning datasets: per source, the verified-correct solutions in OpenAI chat fine-tuning JSONL.
+import type { DatasetManifest } from '../core/records.js';
 import type { Source } from '../core/config.js';
 import { selectDataset, toChatExample } from '../core/dataset.js';
 import { problemsById } from './run-data.js';
@@ -13,16 +14,6 @@ export interface BuildDatasetInput {
   seed: number;
   /** Prompt format of the examples: the evaluation prompt, so training matches testing. */
   prompt: { system?: string; user: string };
-}
-
-export interface DatasetManifest {
-  source: Source;
-  train: { key: string; examples: number; questions: number; sha256: string };
-  validation: { key: string; examples: number; questions: number; sha256: string };
-  correctSamples: number;
-  duplicatesDropped: number;
-  cappedDropped: number;
-  maxPerQuestion: number | null;
 }
 
 export function datasetDir(source: Source): string {

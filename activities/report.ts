@@ -7,9 +7,7 @@ import { renderHeadline, renderMarkdown } from '../core/report/markdown.js';
 import { buildReportDocument, type ReportDocument } from '../core/report/model.js';
 import { coverageChartSvg, diversityChartSvg, finetuneChartSvg } from '../core/report/svg.js';
 import type { SetupResult } from '../core/results.js';
-import type { SamplingResult } from '../workflows/sampling.js';
-import type { MetricsFile } from './analyse.js';
-import type { DatasetManifest } from './datasets.js';
+import type { DatasetManifest, MetricsFile, SamplingResult } from '../core/records.js';
 import { openStore, readJson, writeJson, type ArtifactStore } from './store.js';
 
 export interface ReportInput {

@@ -1,6 +1,7 @@
 // Record types at the boundaries between stages. Large collections of these live in the artifact store
 // (JSONL); workflows only ever see summaries and references.
 import type { Source } from './config.js';
+import type { SourceMetrics } from './metrics.js';
 
 /** One problem of the problem set, normalised from whatever the dataset looked like. */
 export interface Problem {
@@ -90,4 +91,44 @@ export interface VerifySummary {
   samples: number;
   correct: number;
   verifierVersion: string;
+}
+
+/** What a source's sampling workflow returns (its samples stay in the store). */
+export interface SamplingResult {
+  source: Source;
+  ledger: Ledger;
+  samplesPerQuestion: number;
+  rounds: number;
+  stopReason: string;
+  /** Wall time from the first run of this sampling workflow to its end, continue-as-new included. */
+  wallSeconds: number;
+}
+
+/** The LLM-judged false-positive rate of one source's correct-answer solutions. */
+export interface FprResult {
+  source: Source;
+  judged: number;
+  invalid: number;
+  /** Judge replies that said neither VALID nor INVALID; left out of the rate. */
+  unparsed: number;
+  fpr: number | null;
+  ci: { low: number; high: number } | null;
+  judgeModel: string;
+}
+
+/** metrics.json: coverage/diversity curves per source, and the FPR where a judge ran. */
+export interface MetricsFile {
+  definitions: { coverageAtK: string; diversityAtK: string; uniqueSolution: string; fpr: string };
+  sources: Record<Source, SourceMetrics & { fpr: FprResult | null }>;
+}
+
+/** datasets/<source>/manifest.json: counts and content hashes of a source's finetuning data. */
+export interface DatasetManifest {
+  source: Source;
+  train: { key: string; examples: number; questions: number; sha256: string };
+  validation: { key: string; examples: number; questions: number; sha256: string };
+  correctSamples: number;
+  duplicatesDropped: number;
+  cappedDropped: number;
+  maxPerQuestion: number | null;
 }

@@ -3,8 +3,6 @@ import { afterAll, beforeAll, describe, expect, inject, it, vi } from 'vitest';
 import { mkdtemp, readFile, rm, stat } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import type { MetricsFile } from '../activities/analyse.js';
-import type { DatasetManifest } from '../activities/datasets.js';
 import { writeReport, type ReportSummary } from '../activities/report.js';
 import { openStore, writeJson } from '../activities/store.js';
 import type { Source } from '../core/config.js';
@@ -15,7 +13,7 @@ import { differenceInterval, relativeGainPercent, type ReportDocument } from '..
 import { markdownTable, textTable } from '../core/report/markdown.js';
 import { niceTicks } from '../core/report/svg.js';
 import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/results.js';
-import type { SamplingResult } from '../workflows/sampling.js';
+import type { DatasetManifest, MetricsFile, SamplingResult } from '../core/records.js';
 import { reportCommand } from '../cli/report.js';
 import { experimentWorkflow } from '../workflows/experiment.js';
 import type { Client, Connection } from '@temporalio/client';

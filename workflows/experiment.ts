@@ -11,11 +11,9 @@ import {
   workflowInfo,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { DatasetManifest } from '../activities/datasets.js';
-import type { FprResult } from '../activities/analyse.js';
 import { answerFormatOf, SOURCES, type ExperimentConfig, type Source } from '../core/config.js';
 import type { Plan } from '../core/plan.js';
-import type { VerifySummary } from '../core/records.js';
+import type { DatasetManifest, FprResult, SamplingResult, VerifySummary } from '../core/records.js';
 import {
   experimentProgressQuery,
   pauseSignal,
@@ -24,7 +22,7 @@ import {
   type ExperimentProgress,
   type Stage,
 } from './messages.js';
-import { samplingWorkflow, type SamplingResult } from './sampling.js';
+import { samplingWorkflow } from './sampling.js';
 import { finetuneSetupWorkflow } from './finetune-setup.js';
 import { allOrCancel } from './all-or-cancel.js';
 import { SETUPS, type Setup, type SetupResult } from '../core/results.js';

@@ -2,7 +2,7 @@
 // the same hyperparameters, then evaluate both finetuned models and the untouched base on the test split.
 import { ActivityCancellationType, proxyActivities } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { DatasetManifest } from '../activities/datasets.js';
+import type { DatasetManifest } from '../core/records.js';
 import type { EvaluationConfig, FinetuneConfig, ModelConfig, Source } from '../core/config.js';
 import { allOrCancel } from './all-or-cancel.js';
 import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/results.js';

@@ -5,7 +5,7 @@ import { condition, continueAsNew, proxyActivities, setHandler, workflowInfo } f
 import type * as activities from '../activities/index.js';
 import type { BudgetConfig, ModelConfig, Source } from '../core/config.js';
 import { requestsFor, worstCaseRoundCost, type SourcePlan } from '../core/plan.js';
-import { EMPTY_LEDGER, addLedgers, type Ledger } from '../core/records.js';
+import { EMPTY_LEDGER, addLedgers, type Ledger, type SamplingResult } from '../core/records.js';
 import {
   pauseSignal,
   raiseBudgetSignal,
@@ -41,16 +41,6 @@ export interface SamplingState {
   extraUsd: number;
   paused: boolean;
   startedAtMs: number;
-}
-
-export interface SamplingResult {
-  source: Source;
-  ledger: Ledger;
-  samplesPerQuestion: number;
-  rounds: number;
-  stopReason: string;
-  /** Wall time from the first run of this sampling workflow to its end, continue-as-new included. */
-  wallSeconds: number;
 }
 
 export async function samplingWorkflow(input: SamplingInput): Promise<SamplingResult> {

@@ -1,9 +1,9 @@
 // The report's data model (what report.json holds) and how it is assembled from a run's artifacts and
 // results. Pure: the activity reads the artifacts and hands them in; this module only arranges them.
 import { SOURCES, type Source } from '../config.js';
-import type { CurvePoint, SourceMetrics } from '../metrics.js';
+import type { CurvePoint } from '../metrics.js';
 import type { Plan } from '../plan.js';
-import type { Ledger } from '../records.js';
+import type { DatasetManifest, MetricsFile, SamplingResult } from '../records.js';
 import { paradigmName, SETUPS, type Interval, type Setup, type SetupResult } from '../results.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
@@ -12,50 +12,13 @@ export const REPORT_SCHEMA_VERSION = 1;
 export const SETUP_NAMES: Record<Setup, string> = { student: 'Student-LM', wc: 'WC-LM', se: 'SE-LM' };
 export const SOURCE_NAMES: Record<Source, string> = { wc: 'WC', se: 'SE' };
 
-// Inputs, typed structurally so that core does not depend on the activities that write them.
-
-/** The LLM-judged false-positive rate of one source (activities/analyse.ts FprResult). */
-export interface FprInput {
-  judged: number;
-  invalid: number;
-  unparsed: number;
-  fpr: number | null;
-  ci: Interval | null;
-  judgeModel: string;
-}
-
-/** metrics.json (activities/analyse.ts MetricsFile). */
-export interface MetricsInput {
-  definitions: { coverageAtK: string; diversityAtK: string; uniqueSolution: string; fpr: string };
-  sources: Record<Source, SourceMetrics & { fpr: FprInput | null }>;
-}
-
-/** datasets/<source>/manifest.json (activities/datasets.ts DatasetManifest). */
-export interface DatasetManifestInput {
-  train: { examples: number; questions: number };
-  validation: { examples: number; questions: number };
-  correctSamples: number;
-  duplicatesDropped: number;
-  cappedDropped: number;
-  maxPerQuestion: number | null;
-}
-
-/** What a source's sampling workflow returned (workflows/sampling.ts SamplingResult). */
-export interface SamplingInput {
-  ledger: Ledger;
-  samplesPerQuestion: number;
-  rounds: number;
-  stopReason: string | null;
-  wallSeconds: number;
-}
-
 export interface ReportInputs {
   experimentId: string;
   generatedAt: string;
   plan: Plan | null;
-  metrics: MetricsInput | null;
-  datasets: Partial<Record<Source, DatasetManifestInput | null>>;
-  sampling: Partial<Record<Source, SamplingInput>>;
+  metrics: MetricsFile | null;
+  datasets: Partial<Record<Source, DatasetManifest | null>>;
+  sampling: Partial<Record<Source, SamplingResult>>;
   setups: SetupResult[];
 }
 
