@@ -13,6 +13,8 @@ export interface ProgressSnapshot {
   status: string;
   experiment: ExperimentProgress | null;
   sampling: Partial<Record<Source, SamplingProgress>>;
+  /** Responses already saved by batches still running (from their heartbeats), per source. */
+  inFlightResponses: Partial<Record<Source, number>>;
 }
 
 export async function readProgress(client: Client, experimentId: string): Promise<ProgressSnapshot> {
@@ -26,20 +28,39 @@ export async function readProgress(client: Client, experimentId: string): Promis
     // No worker to answer (a closed run with no worker up): the status alone is still worth showing.
   }
   const sampling: Partial<Record<Source, SamplingProgress>> = { ...(experiment?.sampling ?? {}) };
+  const inFlightResponses: Partial<Record<Source, number>> = {};
   if (experiment && experiment.stage === 'sample') {
     await Promise.all(
       SOURCES.filter((source) => !sampling[source]).map(async (source) => {
+        const child = client.workflow.getHandle(experiment!.samplingWorkflowIds[source]);
         try {
-          sampling[source] = await client.workflow
-            .getHandle(experiment!.samplingWorkflowIds[source])
-            .query(samplingProgressQuery);
+          sampling[source] = await child.query(samplingProgressQuery);
+          inFlightResponses[source] = await savedInRunningBatches(client, child);
         } catch {
           // Not started yet, or between runs of a continue-as-new.
         }
       }),
     );
   }
-  return { status, experiment, sampling };
+  return { status, experiment, sampling, inFlightResponses };
+}
+
+/** Batches report how many responses they have saved in their heartbeat details ({ partsDone }). */
+async function savedInRunningBatches(
+  client: Client,
+  handle: ReturnType<Client['workflow']['getHandle']>,
+): Promise<number> {
+  const description = await handle.describe();
+  let saved = 0;
+  for (const activity of description.raw.pendingActivities ?? []) {
+    const payload = activity.heartbeatDetails?.payloads?.[0];
+    if (!payload) continue;
+    const details = client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as {
+      partsDone?: number;
+    };
+    saved += details?.partsDone ?? 0;
+  }
+  return saved;
 }
 
 export function formatNumber(value: number): string {
@@ -49,7 +70,7 @@ export function formatNumber(value: number): string {
   return String(Math.round(value * 100) / 100);
 }
 
-export function sourceLine(source: Source, progress: SamplingProgress | undefined): string {
+export function sourceLine(source: Source, progress: SamplingProgress | undefined, inFlight = 0): string {
   if (!progress) return `${source}: waiting`;
   const { ledger, budget } = progress;
   const flops =
@@ -61,6 +82,7 @@ export function sourceLine(source: Source, progress: SamplingProgress | undefine
   return (
     `${source}: ${progress.samplesDone}/${progress.samplesPlanned} samples, round ${progress.round}, ` +
     `${formatNumber(ledger.promptTokens + ledger.completionTokens)} tokens, ${flops} FLOPs, ${usd}` +
+    (inFlight ? ` (+${inFlight} responses saved by running batches)` : '') +
     (progress.paused ? ' (paused)' : '') +
     (progress.done ? ` (done: ${progress.stopReason})` : '')
   );
@@ -75,7 +97,9 @@ export function formatSnapshot(id: string, snapshot: ProgressSnapshot): string {
         (experiment.stagesDone.length ? `   done: ${experiment.stagesDone.join(', ')}` : ''),
     );
     lines.push(`  run directory: ${experiment.runDir}`);
-    for (const source of SOURCES) lines.push(`  ${sourceLine(source, snapshot.sampling[source])}`);
+    for (const source of SOURCES) {
+      lines.push(`  ${sourceLine(source, snapshot.sampling[source], snapshot.inFlightResponses[source])}`);
+    }
   }
   return lines.join('\n');
 }

@@ -23,6 +23,8 @@ import {
 } from './support/harness.js';
 import { experimentWorkflow } from '../workflows/experiment.js';
 import { readdir, readFile } from 'node:fs/promises';
+import { readProgress } from '../cli/progress.js';
+import { SOURCES } from '../core/config.js';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-durability';
 
@@ -113,6 +115,15 @@ describe('worker crash mid-sampling', () => {
     // A response the worker received but had not yet written is lost with it, on any system; wait
     // until all 40 served responses are on disk so the test measures what the design can guarantee.
     await waitUntil(async () => (await persistedRequests(runDir)) === 40, 20_000);
+    // Progress as `wcse status` reads it: the stage, and responses saved by batches still running.
+    await waitUntil(async () => {
+      const snapshot = await readProgress(client, workflowId);
+      const saved = SOURCES.reduce(
+        (sum, s) => sum + (snapshot.sampling[s]?.samplesDone ?? 0) + (snapshot.inFlightResponses[s] ?? 0),
+        0,
+      );
+      return snapshot.experiment?.stage === 'sample' && saved === 40;
+    }, 20_000);
     child.kill('SIGKILL');
     await new Promise((resolve) => child!.once('exit', resolve));
     await server.waitFor((s) => s.held === 0, 10_000, 'held requests aborted by the dying worker');
