@@ -20,98 +20,102 @@ const server = await ensureDevServer({
   detached: false,
   headless: true,
 });
-const gold: Record<string, string> = {};
-const lines: string[] = [];
-for (let i = 1; i <= 6; i++) {
-  const question = `Q${i}: what is ${i} + ${i}?`;
-  gold[question] = String(2 * i);
-  lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
-}
-await writeFile(path.join(dir, 'problems.jsonl'), lines.join('\n') + '\n');
-const testLines: string[] = [];
-for (let i = 1; i <= 4; i++) {
-  const question = `T${i}: what is ${i} times 3?`;
-  gold[question] = String(3 * i);
-  testLines.push(JSON.stringify({ id: `t${i}`, question, answer: String(3 * i) }));
-}
-await writeFile(path.join(dir, 'test.jsonl'), testLines.join('\n') + '\n');
-const endpoint = await startScriptedServer({
-  models: {
-    weak: answerScript({ gold: goldTable(gold), correctFraction: 0.5 }),
-    strong: answerScript({ gold: goldTable(gold), correctFraction: 1, variants: 1 }),
-    student: answerScript({ gold: goldTable(gold), correctFraction: 0.25 }),
-  },
-  fineTuning: { durationMs: 300 },
-});
-const model = (name: string, params: number) => ({
-  model: name,
-  baseURL: endpoint.baseURL,
-  params,
-  concurrency: 2,
-  sampling: { maxTokens: 64 },
-});
-const config = validateConfig(
-  {
-    name: 'replay',
-    problems: {
-      path: path.join(dir, 'problems.jsonl'),
-      kind: 'generic',
-      fields: { question: 'question', answer: 'answer', id: 'id' },
+try {
+  const gold: Record<string, string> = {};
+  const lines: string[] = [];
+  for (let i = 1; i <= 6; i++) {
+    const question = `Q${i}: what is ${i} + ${i}?`;
+    gold[question] = String(2 * i);
+    lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
+  }
+  await writeFile(path.join(dir, 'problems.jsonl'), lines.join('\n') + '\n');
+  const testLines: string[] = [];
+  for (let i = 1; i <= 4; i++) {
+    const question = `T${i}: what is ${i} times 3?`;
+    gold[question] = String(3 * i);
+    testLines.push(JSON.stringify({ id: `t${i}`, question, answer: String(3 * i) }));
+  }
+  await writeFile(path.join(dir, 'test.jsonl'), testLines.join('\n') + '\n');
+  const endpoint = await startScriptedServer({
+    models: {
+      weak: answerScript({ gold: goldTable(gold), correctFraction: 0.5 }),
+      strong: answerScript({ gold: goldTable(gold), correctFraction: 1, variants: 1 }),
+      student: answerScript({ gold: goldTable(gold), correctFraction: 0.25 }),
     },
-    models: { wc: model('weak', 1e9), se: model('strong', 2e9), student: model('student', 0.5e9) },
-    budget: { mode: 'flops', flopsPerSource: 2 * 2e9 * 64 * 6 * 2.5, expectedTokensPerSample: 40 },
-    sampling: { batchSize: 2 },
-    datasets: { validationFraction: 0.2 },
-    finetune: {
-      hyperparameters: { epochs: 1 },
-      pollIntervalSeconds: 1,
-      setups: { student: true, wc: true, se: false },
-    },
-    evaluation: {
+    fineTuning: { durationMs: 300 },
+  });
+  const model = (name: string, params: number) => ({
+    model: name,
+    baseURL: endpoint.baseURL,
+    params,
+    concurrency: 2,
+    sampling: { maxTokens: 64 },
+  });
+  const config = validateConfig(
+    {
+      name: 'replay',
       problems: {
-        path: path.join(dir, 'test.jsonl'),
+        path: path.join(dir, 'problems.jsonl'),
         kind: 'generic',
         fields: { question: 'question', answer: 'answer', id: 'id' },
       },
-      samples: 2,
-      temperature: 0.5,
+      models: { wc: model('weak', 1e9), se: model('strong', 2e9), student: model('student', 0.5e9) },
+      budget: { mode: 'flops', flopsPerSource: 2 * 2e9 * 64 * 6 * 2.5, expectedTokensPerSample: 40 },
+      sampling: { batchSize: 2 },
+      datasets: { validationFraction: 0.2 },
+      finetune: {
+        hyperparameters: { epochs: 1 },
+        pollIntervalSeconds: 1,
+        setups: { student: true, wc: true, se: false },
+      },
+      evaluation: {
+        problems: {
+          path: path.join(dir, 'test.jsonl'),
+          kind: 'generic',
+          fields: { question: 'question', answer: 'answer', id: 'id' },
+        },
+        samples: 2,
+        temperature: 0.5,
+      },
     },
-  },
-  'replay',
-);
-const nativeConnection = await NativeConnection.connect({ address: server.address });
-const worker = await createWorker({
-  connection: nativeConnection,
-  namespace: 'default',
-  taskQueue: 'record',
-});
-const connection = await Connection.connect({ address: server.address });
-const client = new Client({ connection });
-const workflowId = 'replay-experiment';
-const result = await worker.runUntil(
-  client.workflow.execute(experimentWorkflow, {
+    'replay',
+  );
+  const nativeConnection = await NativeConnection.connect({ address: server.address });
+  const worker = await createWorker({
+    connection: nativeConnection,
+    namespace: 'default',
     taskQueue: 'record',
-    workflowId,
-    args: [{ experimentId: workflowId, runDir: path.join(dir, 'run'), config }],
-  }),
-);
-const out = path.resolve('test/fixtures/histories');
-await mkdir(out, { recursive: true });
-const indexFile = path.join(out, 'index.json');
-const index = JSON.parse(await readFile(indexFile, 'utf8').catch(() => '{}')) as Record<string, string>;
-for (const [name, id] of [
-  ['experiment', workflowId],
-  ['sampling-wc', result.childWorkflowIds.find((id) => id.includes('/sample-wc'))!],
-  ['finetune-wc', result.childWorkflowIds.find((id) => id.includes('/finetune-wc'))!],
-]) {
-  const history = await client.workflow.getHandle(id).fetchHistory();
-  await writeFile(path.join(out, `${name}-${version}.json`), historyToJSON(history));
-  index[`${name}-${version}.json`] = id;
-  console.log(`wrote ${name}-${version}.json (${history.events?.length} events)`);
+  });
+  const connection = await Connection.connect({ address: server.address });
+  const client = new Client({ connection });
+  const workflowId = 'replay-experiment';
+  const result = await worker.runUntil(
+    client.workflow.execute(experimentWorkflow, {
+      taskQueue: 'record',
+      workflowId,
+      args: [{ experimentId: workflowId, runDir: path.join(dir, 'run'), config }],
+    }),
+  );
+  const out = path.resolve('test/fixtures/histories');
+  await mkdir(out, { recursive: true });
+  const indexFile = path.join(out, 'index.json');
+  const index = JSON.parse(await readFile(indexFile, 'utf8').catch(() => '{}')) as Record<string, string>;
+  for (const [name, id] of [
+    ['experiment', workflowId],
+    ['sampling-wc', result.childWorkflowIds.find((id) => id.includes('/sample-wc'))!],
+    ['finetune-wc', result.childWorkflowIds.find((id) => id.includes('/finetune-wc'))!],
+  ]) {
+    const history = await client.workflow.getHandle(id).fetchHistory();
+    await writeFile(path.join(out, `${name}-${version}.json`), historyToJSON(history));
+    index[`${name}-${version}.json`] = id;
+    console.log(`wrote ${name}-${version}.json (${history.events?.length} events)`);
+  }
+  // Replay needs each history's original workflow id (child ids derive from it).
+  await writeFile(indexFile, JSON.stringify(index, null, 2) + '\n');
+  await connection.close();
+  await nativeConnection.close();
+  await endpoint.close();
+} finally {
+  // The dev server is ours alone: stop it even when recording fails.
+  process.kill(server.pid, 'SIGTERM');
 }
-// Replay needs each history's original workflow id (child ids derive from it).
-await writeFile(indexFile, JSON.stringify(index, null, 2) + '\n');
-await connection.close();
-await nativeConnection.close();
-await endpoint.close();
-process.kill(server.pid, 'SIGTERM');
