@@ -123,4 +123,48 @@ describe('flops budget', () => {
       await endpoint.close();
     }
   });
+
+  it('price mode: dollars from prompt and completion usage never pass the budget', async () => {
+    const dir = await tempDir('budget-price');
+    const questions = 5;
+    const problems = await writeProblems(dir, questions);
+    const gold = goldTable(Object.fromEntries(problems.gold));
+    const endpoint = await startScriptedServer({
+      models: { weak: answerScript({ gold, correctFraction: 0.5, reasoningWords: 20 }) },
+    });
+    try {
+      const price = { inputPerMillion: 100, outputPerMillion: 400 };
+      const usd = 0.5;
+      const config = testConfig({
+        problems: problemsBlock(problems.file),
+        models: {
+          wc: model(endpoint.baseURL, 'weak', 1e9, { price, sampling: { maxTokens: 32 } }),
+          se: model(endpoint.baseURL, 'weak', 3e9, {
+            price: { inputPerMillion: 300, outputPerMillion: 1200 },
+            sampling: { maxTokens: 32 },
+          }),
+        },
+        budget: { mode: 'price', usdPerSource: usd },
+      });
+      const result = await runExperiment(client, worker.taskQueue, { runDir: path.join(dir, 'run'), config });
+      for (const source of ['wc', 'se'] as const) {
+        const { ledger } = result.sampling[source];
+        const rates = config.models[source].price!;
+        expect(ledger.usd).toBeCloseTo(
+          (ledger.promptTokens * rates.inputPerMillion + ledger.completionTokens * rates.outputPerMillion) /
+            1e6,
+          12,
+        );
+        expect(ledger.usd).toBeLessThanOrEqual(usd);
+        expect(result.sampling[source].stopReason).toMatch(/price budget/);
+      }
+      // Three times the price buys about a third of the samples.
+      expect(result.sampling.se.samplesPerQuestion).toBeGreaterThan(0);
+      expect(result.sampling.wc.samplesPerQuestion).toBeGreaterThanOrEqual(
+        2 * result.sampling.se.samplesPerQuestion,
+      );
+    } finally {
+      await endpoint.close();
+    }
+  });
 });
