@@ -5,7 +5,7 @@ import { ConfigError } from '../core/config.js';
 import { PlanError } from '../core/plan.js';
 import { DatasetError } from '../activities/problems.js';
 import { planCommand } from './plan.js';
-import { resumeCommand, runCommand } from './run.js';
+import { resumeCommand, runCommand, verifyCommand } from './run.js';
 import {
   cancelCommand,
   historyCommand,
@@ -86,6 +86,10 @@ program
   .option('--namespace <namespace>', 'namespace', 'default')
   .option('--max-activities <n>', 'parallel activities', '64')
   .action(exit(workerCommand));
+program
+  .command('verify <id>')
+  .description("grade an experiment's stored samples again with this verifier (nothing is resampled)")
+  .action(exit(verifyCommand));
 program
   .command('report <id>')
   .description('write (if needed) and show the report of a finished experiment')

@@ -6,6 +6,8 @@ import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fnv1a64 } from '../core/hash.js';
 import { experimentWorkflow, type ExperimentInput } from '../workflows/experiment.js';
+import { reverifyWorkflow } from '../workflows/reverify.js';
+import { answerFormatOf } from '../core/config.js';
 import { createWorker } from '../workers/worker.js';
 import { loadConfigFile } from './config-file.js';
 import { connectClient, connectWorker, resolveTarget, type TemporalTarget } from './connect.js';
@@ -127,29 +129,84 @@ export function rootCause(error: unknown): string {
   return current instanceof Error ? current.message : String(current);
 }
 
+/** The input an experiment was started with, read back from its history (the workflow input is authoritative). */
+export async function readExperimentInput(
+  client: Client,
+  id: string,
+): Promise<{ input: ExperimentInput; taskQueue: string; status: string }> {
+  const handle = client.workflow.getHandle(id);
+  const description = await handle.describe();
+  const history = await handle.fetchHistory();
+  const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
+  const payload = started?.input?.payloads?.[0];
+  if (!payload) throw new Error(`cannot read the input of experiment ${id} from its history`);
+  return {
+    input: client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as ExperimentInput,
+    taskQueue: started!.taskQueue!.name!,
+    status: description.status.name,
+  };
+}
+
 /** `wcse resume <id>`: un-pause a running experiment, or run a closed one again from its artifacts. */
 export async function resumeCommand(id: string, options: { wait?: boolean }): Promise<number> {
   const target = await resolveTarget();
   const { client, connection } = await connectClient(target);
-  let input: ExperimentInput;
-  let taskQueue: string;
+  let experiment: Awaited<ReturnType<typeof readExperimentInput>>;
   try {
-    const handle = client.workflow.getHandle(id);
-    const description = await handle.describe();
-    if (description.status.name === 'RUNNING') {
-      await handle.signal('resume');
+    experiment = await readExperimentInput(client, id);
+    if (experiment.status === 'RUNNING') {
+      await client.workflow.getHandle(id).signal('resume');
       console.error(`Experiment ${id} is running; sent resume (un-pause).`);
       return 0;
     }
-    const history = await handle.fetchHistory();
-    const started = history.events?.[0]?.workflowExecutionStartedEventAttributes;
-    const payload = started?.input?.payloads?.[0];
-    if (!payload) throw new Error(`cannot read the input of experiment ${id} from its history`);
-    input = client.options.loadedDataConverter.payloadConverter.fromPayload(payload) as ExperimentInput;
-    taskQueue = started!.taskQueue!.name!;
   } finally {
     await connection.close();
   }
-  console.error(`Resuming ${id} from ${input.runDir}`);
-  return startAndFollow(target, input, taskQueue, options.wait ?? false);
+  console.error(`Resuming ${id} from ${experiment.input.runDir}`);
+  return startAndFollow(target, experiment.input, experiment.taskQueue, options.wait ?? false);
+}
+
+/** `wcse verify <id>`: grade an experiment's stored samples again with this verifier; nothing is resampled. */
+export async function verifyCommand(id: string): Promise<number> {
+  const target = await resolveTarget();
+  const { client, connection } = await connectClient(target);
+  try {
+    const { input, taskQueue } = await readExperimentInput(client, id);
+    const workflowId = `${id}/reverify-${Date.now().toString(36)}`;
+    const execute = () =>
+      client.workflow.execute(reverifyWorkflow, {
+        taskQueue,
+        workflowId,
+        args: [
+          {
+            runDir: input.runDir,
+            format: answerFormatOf(input.config.problems),
+            heartbeatTimeoutSeconds: input.config.temporal.heartbeatTimeoutSeconds,
+          },
+        ],
+      });
+    let result: Awaited<ReturnType<typeof execute>>;
+    if (target.embedded) {
+      const workerConnection = await connectWorker(target);
+      const worker = await createWorker({
+        connection: workerConnection,
+        namespace: target.namespace,
+        taskQueue,
+      });
+      result = await worker.runUntil(execute());
+      await workerConnection.close();
+    } else {
+      result = await execute();
+    }
+    for (const source of ['wc', 'se'] as const) {
+      const v = result.verify[source];
+      console.log(`${source}: ${v.correct}/${v.samples} correct (verifier ${v.verifierVersion})`);
+    }
+    console.log(
+      `Verdicts in ${path.join(input.runDir, 'verdicts')}, metrics in ${path.join(input.runDir, result.metrics)}`,
+    );
+    return 0;
+  } finally {
+    await connection.close();
+  }
 }

@@ -113,6 +113,15 @@ describe('wcse run (embedded default)', () => {
     const metrics = JSON.parse(await readFile(path.join(home, 'run', 'metrics.json'), 'utf8'));
     expect(metrics.sources.wc.samplesPerQuestion).toBe(3);
 
+    // Re-grading the stored samples is one command; it records the verifier version with the verdicts.
+    const verify = await wcse(['verify', id], env);
+    expect(verify.stdout).toMatch(/^wc: \d+\/12 correct \(verifier wcse-verify-[\d.]+\)$/m);
+    const verdictMeta = JSON.parse(
+      await readFile(path.join(home, 'run', 'verdicts', 'wc.meta.json'), 'utf8'),
+    );
+    expect(verdictMeta.verifierVersion).toMatch(/^wcse-verify-/);
+    expect(verdictMeta.samples).toBe(12);
+
     // Running it again reuses every artifact: no request reaches the endpoint.
     const served = server.stats.served;
     await wcse(['run', config], env);

@@ -10,6 +10,7 @@ import { validateConfig } from '../../core/config.js';
 import { ensureDevServer } from '../../workers/temporal-cli.js';
 import { createWorker } from '../../workers/worker.js';
 import { experimentWorkflow } from '../../workflows/experiment.js';
+import { reverifyWorkflow } from '../../workflows/reverify.js';
 import { answerScript, goldTable, startScriptedServer } from './scripted-server.js';
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
@@ -89,13 +90,20 @@ try {
   const connection = await Connection.connect({ address: server.address });
   const client = new Client({ connection });
   const workflowId = 'replay-experiment';
-  const result = await worker.runUntil(
-    client.workflow.execute(experimentWorkflow, {
+  // One worker run for both workflows: a worker cannot be started twice.
+  const result = await worker.runUntil(async () => {
+    const experiment = await client.workflow.execute(experimentWorkflow, {
       taskQueue: 'record',
       workflowId,
       args: [{ experimentId: workflowId, runDir: path.join(dir, 'run'), config }],
-    }),
-  );
+    });
+    await client.workflow.execute(reverifyWorkflow, {
+      taskQueue: 'record',
+      workflowId: `${workflowId}/reverify`,
+      args: [{ runDir: path.join(dir, 'run'), format: 'gsm8k', heartbeatTimeoutSeconds: 60 }],
+    });
+    return experiment;
+  });
   const out = path.resolve('test/fixtures/histories');
   await mkdir(out, { recursive: true });
   const indexFile = path.join(out, 'index.json');
@@ -104,6 +112,7 @@ try {
     ['experiment', workflowId],
     ['sampling-wc', result.childWorkflowIds.find((id) => id.includes('/sample-wc'))!],
     ['finetune-wc', result.childWorkflowIds.find((id) => id.includes('/finetune-wc'))!],
+    ['reverify', `${workflowId}/reverify`],
   ]) {
     const history = await client.workflow.getHandle(id).fetchHistory();
     await writeFile(path.join(out, `${name}-${version}.json`), historyToJSON(history));
