@@ -141,14 +141,8 @@ export async function runExperiment(
   });
 }
 
-/** The message of the innermost cause of a workflow failure. */
-export function rootCauseMessage(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof Error && (current as { cause?: unknown }).cause) {
-    current = (current as { cause?: unknown }).cause;
-  }
-  return current instanceof Error ? current.message : String(error);
-}
+/** The message of the innermost cause of a workflow failure (the CLI prints the same). */
+export { rootCause as rootCauseMessage } from '../../cli/run.js';
 
 export { WorkflowFailedError };
 
