@@ -17,6 +17,19 @@ export const COLORS = {
 const SOURCE_COLORS: Record<Source, string> = { wc: COLORS.wc, se: COLORS.se };
 export const FONT_FAMILY = 'DejaVu Sans, Helvetica, Arial, sans-serif';
 
+/** A chart's title and subtitle lines, centred at the top. */
+function chartTitle(width: number, title: string, subtitle: string): string[] {
+  return [
+    text(width / 2, 30, title, { size: 18, anchor: 'middle', weight: 'bold' }),
+    text(width / 2, 52, subtitle, { size: 12.5, anchor: 'middle', fill: COLORS.muted }),
+  ];
+}
+
+/** The message a chart shows instead of data it does not have. */
+function placeholder(width: number, height: number, message: string): string {
+  return text(width / 2, height / 2, message, { size: 14, anchor: 'middle', fill: COLORS.muted });
+}
+
 export function escapeXml(text: string): string {
   return text.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');
 }
@@ -137,17 +150,10 @@ export function curveChartSvg(options: CurveChartOptions): string {
   };
   const series = options.series.filter((s) => s.points.length > 0);
   const body: string[] = [];
-  body.push(text(width / 2, 30, options.title, { size: 18, anchor: 'middle', weight: 'bold' }));
-  body.push(text(width / 2, 52, options.subtitle, { size: 12.5, anchor: 'middle', fill: COLORS.muted }));
+  body.push(...chartTitle(width, options.title, options.subtitle));
 
   if (!series.length) {
-    body.push(
-      text(width / 2, height / 2, 'No data: the analysis stage produced no curves.', {
-        size: 14,
-        anchor: 'middle',
-        fill: COLORS.muted,
-      }),
-    );
+    body.push(placeholder(width, height, 'No data: the analysis stage produced no curves.'));
     return svgDocument(width, height, options.title, body);
   }
 
@@ -373,17 +379,10 @@ export function groupedBarChartSvg(options: {
     h: height - margin.top - margin.bottom,
   };
   const body: string[] = [];
-  body.push(text(width / 2, 30, options.title, { size: 18, anchor: 'middle', weight: 'bold' }));
-  body.push(text(width / 2, 52, options.subtitle, { size: 12.5, anchor: 'middle', fill: COLORS.muted }));
+  body.push(...chartTitle(width, options.title, options.subtitle));
   const { groups } = options;
   if (!groups.length) {
-    body.push(
-      text(width / 2, height / 2, 'Finetuning was not run.', {
-        size: 14,
-        anchor: 'middle',
-        fill: COLORS.muted,
-      }),
-    );
+    body.push(placeholder(width, height, 'Finetuning was not run.'));
     return svgDocument(width, height, options.title, body);
   }
 
