@@ -2,22 +2,24 @@
 import type { FprResult, MetricsFile } from '../core/records.js';
 import { Context } from '@temporalio/activity';
 import { SOURCES, type ModelConfig, type Source } from '../core/config.js';
-import { fnv1a64, stableSeed } from '../core/hash.js';
+import { seededSubset, stableSeed } from '../core/hash.js';
+import { judgeResultKey, judgmentKey, METRICS_KEY } from '../core/layout.js';
 import {
   sourceMetrics,
   UNIQUE_SOLUTION_DEFINITION,
   wilsonInterval,
   type QuestionSamples,
 } from '../core/metrics.js';
-import { clientFor, limitsFor, toTemporalFailure } from './endpoint.js';
+import { promptTokensUpperBound, type ChatMessage } from '../core/prompt.js';
+import { callChat } from './endpoint.js';
+import { heartbeatEvery, heartbeatWhile } from './heartbeat.js';
 import { problemsById } from './run-data.js';
 import { openStore, readJson, writeJson } from './store.js';
 import { loadVerifiedSamples } from './verify.js';
 
-export const METRICS_KEY = 'metrics.json';
-
 export async function analyseRun(input: { runDir: string }): Promise<{ artifact: string }> {
   const store = openStore(input.runDir);
+  const beat = heartbeatEvery(Context.current());
   const problems = await problemsById(store);
   const sources = {} as MetricsFile['sources'];
   for (const source of SOURCES) {
@@ -28,8 +30,10 @@ export async function analyseRun(input: { runDir: string }): Promise<{ artifact:
     for (const sample of await loadVerifiedSamples(store, source)) {
       byQuestion.get(sample.questionId)?.samples.push({ correct: sample.correct, text: sample.text });
     }
-    const fpr = await readJson<FprResult>(store, `judge/${source}.json`);
+    await beat({ source, stage: 'loaded' });
+    const fpr = await readJson<FprResult>(store, judgeResultKey(source));
     sources[source] = { ...sourceMetrics([...byQuestion.values()]), fpr };
+    await beat({ source, stage: 'measured' });
   }
   const metrics: MetricsFile = {
     definitions: {
@@ -66,66 +70,82 @@ interface SavedJudgment {
   reply: string;
 }
 
-/** Asks the judge model about a seeded sample of correct-answer solutions; each judgment is saved once. */
+/**
+ * Asks the judge model about a seeded sample of correct-answer solutions, through the same endpoint path
+ * as sampling (concurrency, requests and tokens per minute); each judgment is saved once.
+ */
 export async function judgeFalsePositives(input: JudgeInput): Promise<FprResult> {
   const store = openStore(input.runDir);
   const problems = await problemsById(store);
   const correct = (await loadVerifiedSamples(store, input.source)).filter((s) => s.correct);
-  const chosen = correct
-    .map((sample) => ({
-      sample,
-      rank: fnv1a64(`${input.seed}\u0000${sample.questionId}\u0000${sample.sampleIndex}`),
-    }))
-    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
-    .slice(0, input.sampleSize)
-    .map(({ sample }) => sample);
-  const client = clientFor(input.judge);
-  const limits = limitsFor(input.judge);
+  const chosen = seededSubset(
+    correct,
+    input.sampleSize,
+    input.seed,
+    (sample) => `${sample.questionId}\u0000${sample.sampleIndex}`,
+  );
   const context = Context.current();
   const what = `judge model ${input.judge.model} at ${input.judge.baseURL}`;
-  const judgments = await Promise.all(
-    chosen.map(async (sample) => {
-      const key = `judge/${input.source}/${sample.questionId}-${sample.sampleIndex}.json`;
-      const saved = await readJson<SavedJudgment>(store, key);
-      if (saved) return saved;
-      const problem = problems.get(sample.questionId)!;
-      const content = input.prompt
-        .split('{question}')
-        .join(problem.question)
-        .split('{gold}')
-        .join(sample.extracted ?? problem.gold)
-        .split('{solution}')
-        .join(sample.text);
-      const release = await limits.concurrency.acquire();
-      let reply: string;
-      try {
-        const response = await client.chat.completions.create(
-          {
-            model: input.judge.model,
-            messages: [{ role: 'user', content }],
-            temperature: 0,
-            max_tokens: input.judge.sampling.maxTokens,
-            seed: stableSeed(input.seed, sample.questionId, sample.sampleIndex),
-          },
-          { signal: context.cancellationSignal },
-        );
-        reply = response.choices?.[0]?.message?.content ?? '';
-      } catch (error) {
-        throw toTemporalFailure(error, what);
-      } finally {
-        release();
-      }
-      const judgment: SavedJudgment = {
-        questionId: sample.questionId,
-        sampleIndex: sample.sampleIndex,
-        verdict: parseJudgeVerdict(reply),
-        reply,
-      };
-      await writeJson(store, key, judgment);
-      context.heartbeat();
-      return judgment;
-    }),
+  let judged = 0;
+  let firstError: unknown = null;
+
+  const judge = async (sample: (typeof chosen)[number]): Promise<SavedJudgment | null> => {
+    const key = judgmentKey(input.source, sample.questionId, sample.sampleIndex);
+    const saved = await readJson<SavedJudgment>(store, key);
+    if (saved) return saved;
+    if (firstError) return null;
+    const problem = problems.get(sample.questionId)!;
+    const content = input.prompt
+      .split('{question}')
+      .join(problem.question)
+      .split('{gold}')
+      .join(sample.extracted ?? problem.gold)
+      .split('{solution}')
+      .join(sample.text);
+    const messages: ChatMessage[] = [{ role: 'user', content }];
+    const response = await callChat(
+      input.judge,
+      {
+        model: input.judge.model,
+        messages,
+        temperature: 0,
+        max_tokens: input.judge.sampling.maxTokens,
+        seed: stableSeed(input.seed, sample.questionId, sample.sampleIndex),
+      },
+      {
+        what,
+        signal: context.cancellationSignal,
+        promptTokensBound: promptTokensUpperBound(messages),
+        stillWanted: () => !firstError,
+      },
+    );
+    if (!response) return null;
+    const reply = response.data.choices[0]?.message?.content ?? '';
+    const judgment: SavedJudgment = {
+      questionId: sample.questionId,
+      sampleIndex: sample.sampleIndex,
+      verdict: parseJudgeVerdict(reply),
+      reply,
+    };
+    await writeJson(store, key, judgment);
+    judged++;
+    return judgment;
+  };
+
+  // Liveness while judgments wait on the judge's limits, which may hold them for minutes.
+  const stopHeartbeats = heartbeatWhile(context, () => ({ judged }));
+  const results = await Promise.allSettled(
+    chosen.map((sample) =>
+      judge(sample).catch((error: unknown) => {
+        firstError ??= error;
+        throw error;
+      }),
+    ),
   );
+  stopHeartbeats();
+  // Every request in flight has ended (and its judgment is saved) before the attempt fails.
+  if (firstError) throw firstError;
+  const judgments = results.map((result) => (result as PromiseFulfilledResult<SavedJudgment>).value);
   const parsed = judgments.filter((j) => j.verdict !== 'unparsed');
   const invalid = parsed.filter((j) => j.verdict === 'invalid').length;
   const result: FprResult = {
@@ -137,7 +157,7 @@ export async function judgeFalsePositives(input: JudgeInput): Promise<FprResult>
     ci: parsed.length ? wilsonInterval(invalid, parsed.length) : null,
     judgeModel: input.judge.model,
   };
-  await writeJson(store, `judge/${input.source}.json`, result);
+  await writeJson(store, judgeResultKey(input.source), result);
   return result;
 }
 

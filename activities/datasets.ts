@@ -1,7 +1,10 @@
 // Finetuning datasets: per source, the verified-correct solutions in OpenAI chat fine-tuning JSONL.
+import { Context } from '@temporalio/activity';
 import type { DatasetManifest } from '../core/records.js';
 import type { Source } from '../core/config.js';
 import { selectDataset, toChatExample } from '../core/dataset.js';
+import { datasetKey, datasetManifestKey } from '../core/layout.js';
+import { heartbeatEvery } from './heartbeat.js';
 import { problemsById } from './run-data.js';
 import { openStore, sha256, toJsonl, writeJson } from './store.js';
 import { loadVerifiedSamples } from './verify.js';
@@ -16,14 +19,12 @@ export interface BuildDatasetInput {
   prompt: { system?: string; user: string };
 }
 
-export function datasetDir(source: Source): string {
-  return `datasets/${source}`;
-}
-
 export async function buildDataset(input: BuildDatasetInput): Promise<DatasetManifest> {
   const store = openStore(input.runDir);
+  const beat = heartbeatEvery(Context.current());
   const problems = await problemsById(store);
   const correct = (await loadVerifiedSamples(store, input.source)).filter((s) => s.correct);
+  await beat({ stage: 'loaded', correct: correct.length });
   const selection = selectDataset(
     correct.map((s) => ({
       questionId: s.questionId,
@@ -33,11 +34,11 @@ export async function buildDataset(input: BuildDatasetInput): Promise<DatasetMan
     })),
     input,
   );
-  const dir = datasetDir(input.source);
+  await beat({ stage: 'selected' });
   const write = async (name: 'train' | 'validation') => {
     const rows = selection[name];
     const body = toJsonl(rows.map((row) => toChatExample(row, input.prompt)));
-    const key = `${dir}/${name}.jsonl`;
+    const key = datasetKey(input.source, name);
     await store.write(key, body);
     return {
       key,
@@ -55,6 +56,6 @@ export async function buildDataset(input: BuildDatasetInput): Promise<DatasetMan
     cappedDropped: selection.cappedDropped,
     maxPerQuestion: input.maxPerQuestion ?? null,
   };
-  await writeJson(store, `${dir}/manifest.json`, manifest);
+  await writeJson(store, datasetManifestKey(input.source), manifest);
   return manifest;
 }

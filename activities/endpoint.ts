@@ -1,9 +1,16 @@
 // Talking to an OpenAI-compatible endpoint from activities: one client per endpoint, keys read from the
-// environment here (never from workflow inputs), bounded concurrency and rate limits per worker process,
-// and HTTP failures turned into Temporal failures that say whether a retry can help.
-import { ApplicationFailure } from '@temporalio/common';
+// environment here (never from workflow inputs), concurrency and rate limits per worker process, and one
+// call path (`callChat`) that sampling, evaluation and the judge share, so every chat request honours the
+// same limits and fails the same way: as a Temporal failure that says whether a retry can help.
+import { TemporalFailure } from '@temporalio/common';
+import { setMaxListeners } from 'node:events';
 import OpenAI from 'openai';
+import type {
+  ChatCompletion,
+  ChatCompletionCreateParamsNonStreaming,
+} from 'openai/resources/chat/completions';
 import type { ModelConfig } from '../core/config.js';
+import { failure, FailureType, httpFailure, isRetryableStatus } from '../core/failures.js';
 
 /** The fields of a model config that identify its endpoint; nothing secret. */
 export type EndpointConfig = Pick<ModelConfig, 'baseURL' | 'apiKeyEnv' | 'requestTimeoutSeconds'>;
@@ -14,11 +21,10 @@ export function apiKeyFor(endpoint: Pick<ModelConfig, 'apiKeyEnv'>): string {
   if (!endpoint.apiKeyEnv) return 'not-needed';
   const key = process.env[endpoint.apiKeyEnv];
   if (!key) {
-    throw ApplicationFailure.create({
-      type: 'MissingApiKey',
-      message: `environment variable ${endpoint.apiKeyEnv} (the API key for ${'baseURL' in endpoint ? String(endpoint.baseURL) : 'this endpoint'}) is not set on this worker`,
-      nonRetryable: true,
-    });
+    throw failure(
+      FailureType.MissingApiKey,
+      `environment variable ${endpoint.apiKeyEnv} (the API key for ${'baseURL' in endpoint ? String(endpoint.baseURL) : 'this endpoint'}) is not set on this worker`,
+    );
   }
   return key;
 }
@@ -39,7 +45,36 @@ export function clientFor(endpoint: EndpointConfig): OpenAI {
   return client;
 }
 
-/** A counting semaphore: at most `limit` holders at once. */
+/**
+ * Waits for `work`, unless the signal aborts first: then `undo` takes the wait back and this rejects with
+ * the signal's reason (the activity's CancelledFailure).
+ */
+async function unlessAborted<T>(
+  work: Promise<T>,
+  signal: AbortSignal | undefined,
+  undo: () => void,
+): Promise<T> {
+  if (!signal) return work;
+  if (signal.aborted) {
+    undo();
+    throw signal.reason;
+  }
+  let abort!: () => void;
+  const aborted = new Promise<never>((_, reject) => {
+    abort = () => {
+      undo();
+      reject(signal.reason);
+    };
+  });
+  signal.addEventListener('abort', abort, { once: true });
+  try {
+    return await Promise.race([work, aborted]);
+  } finally {
+    signal.removeEventListener('abort', abort);
+  }
+}
+
+/** A counting semaphore: at most `limit` holders at once, served first come first served. */
 export class Semaphore {
   private active = 0;
   private readonly waiting: Array<() => void> = [];
@@ -50,16 +85,52 @@ export class Semaphore {
     this.drain();
   }
 
-  async acquire(): Promise<() => void> {
-    if (this.active >= this.limit) await new Promise<void>((resolve) => this.waiting.push(resolve));
-    else this.active++;
+  /** Holders now, and callers waiting for a place. */
+  get holders(): number {
+    return this.active;
+  }
+  get waiters(): number {
+    return this.waiting.length;
+  }
+
+  /**
+   * Resolves with a release function (calling it twice releases once) when a place is free; rejects
+   * with the signal's reason if the signal aborts first, leaving the queue as if it had never waited.
+   */
+  async acquire(signal?: AbortSignal): Promise<() => void> {
+    signal?.throwIfAborted();
+    if (this.active < this.limit) this.active++;
+    else {
+      let granted = false;
+      let grant!: () => void;
+      const turn = new Promise<void>((resolve) => {
+        grant = () => {
+          granted = true;
+          resolve();
+        };
+      });
+      this.waiting.push(grant);
+      try {
+        await unlessAborted(turn, signal, () => {
+          const index = this.waiting.indexOf(grant);
+          if (index >= 0) this.waiting.splice(index, 1);
+        });
+      } catch (error) {
+        if (granted) this.release();
+        throw error;
+      }
+    }
     let released = false;
     return () => {
       if (released) return;
       released = true;
-      this.active--;
-      this.drain();
+      this.release();
     };
+  }
+
+  private release(): void {
+    this.active--;
+    this.drain();
   }
 
   private drain(): void {
@@ -78,9 +149,14 @@ export class RateLimiter {
     this.available = perMinute;
   }
 
-  async take(units: number): Promise<void> {
+  /**
+   * Waits until `units` are available and takes them (a request larger than a minute's worth takes a
+   * whole minute's worth). Rejects with the signal's reason if the signal aborts while waiting.
+   */
+  async take(units: number, signal?: AbortSignal): Promise<void> {
     const wanted = Math.min(units, this.perMinute);
     for (;;) {
+      signal?.throwIfAborted();
       const now = Date.now();
       this.available = Math.min(
         this.perMinute,
@@ -91,8 +167,10 @@ export class RateLimiter {
         this.available -= wanted;
         return;
       }
-      const waitMs = ((wanted - this.available) / this.perMinute) * 60_000;
-      await new Promise((resolve) => setTimeout(resolve, Math.max(5, waitMs)));
+      const waitMs = Math.max(5, ((wanted - this.available) / this.perMinute) * 60_000);
+      let timer: NodeJS.Timeout | undefined;
+      const slept = new Promise<void>((resolve) => (timer = setTimeout(resolve, waitMs)));
+      await unlessAborted(slept, signal, () => clearTimeout(timer));
     }
   }
 }
@@ -122,48 +200,106 @@ export function limitsFor(model: ModelConfig): EndpointLimits {
   return entry;
 }
 
-const RETRYABLE_STATUS = new Set([408, 409, 425, 429, 500, 502, 503, 504]);
+export interface ChatCall {
+  /** What the call is for, named in failure messages: e.g. "se model m at http://host/v1". */
+  what: string;
+  /** The activity's cancellation signal: aborts the request and any wait for the limits. */
+  signal: AbortSignal;
+  /** An upper bound on the request's prompt tokens, for the tokens-per-minute limit. */
+  promptTokensBound: number;
+  /**
+   * Asked when the call has its place and again when it has its share of the rate limits, before
+   * anything is sent: false skips the request (`callChat` resolves to null). Lets a batch stop sending
+   * once one of its requests has failed.
+   */
+  stillWanted?: () => boolean;
+}
+
+export interface ChatResponse {
+  data: ChatCompletion;
+  /** The endpoint's request id (`x-request-id`), else the completion's id. */
+  requestId: string | null;
+}
+
+/**
+ * One chat completion request, the only way activities call a chat endpoint: waits for a place under the
+ * model's concurrency limit, then for its share of requests and tokens per minute (the worst case:
+ * `promptTokensBound` plus `max_tokens` per choice), sends the request, and checks that the answer has a
+ * choices array. Every error comes out as a Temporal failure (`toTemporalFailure`), or as the activity's
+ * CancelledFailure once the signal has aborted. The caller saves what it paid for.
+ */
+export async function callChat(
+  model: ModelConfig,
+  body: ChatCompletionCreateParamsNonStreaming,
+  call: ChatCall,
+): Promise<ChatResponse | null> {
+  const client = clientFor(model);
+  const { concurrency, requests, tokens } = limitsFor(model);
+  // Every waiting request of an activity listens on its one cancellation signal.
+  setMaxListeners(0, call.signal);
+  const wanted = () => !call.stillWanted || call.stillWanted();
+  let release: (() => void) | null = null;
+  try {
+    release = await concurrency.acquire(call.signal);
+    if (!wanted()) return null;
+    await requests?.take(1, call.signal);
+    await tokens?.take(call.promptTokensBound + (body.n ?? 1) * (body.max_tokens ?? 0), call.signal);
+    if (!wanted()) return null;
+    const { data, request_id } = await client.chat.completions
+      .create(body, { signal: call.signal })
+      .withResponse();
+    if (!data || !Array.isArray(data.choices)) {
+      throw failure(FailureType.MalformedResponse, `${call.what}: the response has no choices array`);
+    }
+    return { data, requestId: request_id ?? data.id ?? null };
+  } catch (error) {
+    if (call.signal.aborted && call.signal.reason instanceof Error) throw call.signal.reason;
+    throw toTemporalFailure(error, call.what);
+  } finally {
+    release?.();
+  }
+}
 
 /**
  * Turns an error from the openai client into a Temporal failure: retryable (with the server's
- * Retry-After as the next delay) or not, with a message that names the endpoint and model.
+ * Retry-After as the next delay) or not, with a message that names the endpoint and model. Temporal
+ * failures (already mapped, or a cancellation) pass through.
  */
 export function toTemporalFailure(error: unknown, what: string): Error {
-  if (error instanceof ApplicationFailure) return error;
+  if (error instanceof TemporalFailure) return error;
   if (error instanceof OpenAI.APIError && error.status !== undefined) {
     const status = error.status;
     const detail = `${what}: HTTP ${status}: ${error.message}`;
-    if (RETRYABLE_STATUS.has(status) || status >= 500) {
-      return ApplicationFailure.create({
-        type: `Http${status}`,
-        message: detail,
-        nextRetryDelay: retryAfterMs(error.headers),
-      });
-    }
+    if (isRetryableStatus(status)) return httpFailure(status, detail, retryAfterMs(error.headers));
     const hint =
       status === 401 || status === 403
         ? ' (check the API key named by apiKeyEnv)'
         : status === 404
           ? ' (check the model id and baseURL)'
           : '';
-    return ApplicationFailure.create({ type: `Http${status}`, message: detail + hint, nonRetryable: true });
+    return httpFailure(status, detail + hint);
   }
   if (error instanceof OpenAI.APIConnectionTimeoutError) {
-    return ApplicationFailure.create({ type: 'Timeout', message: `${what}: request timed out` });
+    return failure(FailureType.Timeout, `${what}: request timed out`);
   }
   if (error instanceof OpenAI.APIConnectionError) {
-    return ApplicationFailure.create({ type: 'ConnectionError', message: `${what}: ${error.message}` });
+    return failure(FailureType.ConnectionError, `${what}: ${error.message}`);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return ApplicationFailure.create({ type: 'MalformedResponse', message: `${what}: ${message}` });
+  return failure(FailureType.MalformedResponse, `${what}: ${message}`);
 }
 
-function retryAfterMs(headers: Headers | undefined): number | undefined {
+/**
+ * How long the server asked us to wait, in ms: `retry-after-ms`, else `retry-after` in seconds or as an
+ * HTTP date; undefined when it said nothing usable.
+ */
+export function retryAfterMs(headers: Headers | undefined, now = Date.now()): number | undefined {
   const value = headers?.get('retry-after-ms') ?? null;
-  if (value !== null && Number.isFinite(Number(value))) return Math.max(0, Number(value));
+  if (value !== null && value.trim() !== '' && Number.isFinite(Number(value)))
+    return Math.max(0, Number(value));
   const seconds = headers?.get('retry-after') ?? null;
-  if (seconds === null) return undefined;
+  if (seconds === null || seconds.trim() === '') return undefined;
   if (Number.isFinite(Number(seconds))) return Math.max(0, Number(seconds) * 1000);
   const date = Date.parse(seconds);
-  return Number.isNaN(date) ? undefined : Math.max(0, date - Date.now());
+  return Number.isNaN(date) ? undefined : Math.max(0, date - now);
 }

@@ -1,15 +1,16 @@
 // Evaluation of one model on the held-out test split: sampled like training data (saved as paid for,
 // never paid twice), graded by the project's verifier, summarised as accuracy with a 95% interval.
+import { Context } from '@temporalio/activity';
 import type { ModelConfig, Source } from '../core/config.js';
 import { wilsonInterval } from '../core/metrics.js';
 import { EMPTY_LEDGER, addLedgers, type Problem, type SampleRecord } from '../core/records.js';
+import { EVAL_PROBLEMS_KEY, evalBatchKey, evalResultKey } from '../core/layout.js';
 import type { EvalResult, Setup } from '../core/results.js';
 import { gradeCompletion, VERIFIER_VERSION, type AnswerFormat } from '../core/verify/index.js';
+import { heartbeatEvery } from './heartbeat.js';
 import { loadProblemSet } from './run-data.js';
 import { sampleQuestions } from './sampling.js';
 import { openStore, readJson, readJsonl, writeJson } from './store.js';
-
-export const EVAL_PROBLEMS_KEY = 'eval/problems.jsonl';
 
 export interface EvaluateInput {
   runDir: string;
@@ -26,7 +27,7 @@ export interface EvaluateInput {
 
 export async function evaluateModel(input: EvaluateInput): Promise<EvalResult> {
   const store = openStore(input.runDir);
-  const resultKey = `eval/${input.evalId}/result.json`;
+  const resultKey = evalResultKey(input.evalId);
   const finished = await readJson<EvalResult>(store, resultKey);
   if (finished) return finished;
   const problems = (await loadProblemSet(store, EVAL_PROBLEMS_KEY)).list;
@@ -38,7 +39,7 @@ export async function evaluateModel(input: EvaluateInput): Promise<EvalResult> {
     batches.map((questions, index) =>
       sampleQuestions({
         store,
-        key: `eval/${input.evalId}/batch-${String(index).padStart(5, '0')}`,
+        key: evalBatchKey(input.evalId, index),
         label: input.evalId,
         model: input.model,
         questions,
@@ -61,7 +62,9 @@ export async function evaluateModel(input: EvaluateInput): Promise<EvalResult> {
   let passAtK = 0;
   let majAtK = 0;
   const byLevel: EvalResult['byLevel'] = {};
-  for (const problem of problems) {
+  const beat = heartbeatEvery(Context.current());
+  for (const [index, problem] of problems.entries()) {
+    await beat({ questionsGraded: index });
     const samples = (byQuestion.get(problem.id) ?? []).sort((a, b) => a.sampleIndex - b.sampleIndex);
     const verdicts = samples.map((s) =>
       gradeCompletion(s.text, problem.gold, input.format, { finishReason: s.finishReason }),

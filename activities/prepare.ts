@@ -1,13 +1,15 @@
 // The experiment's first activity: the problem set and the plan, recorded in the run directory.
-import type { ExperimentConfig, ProblemsConfig, Source } from '../core/config.js';
-import { readProblemSet } from './problems.js';
-import { EVAL_PROBLEMS_KEY } from './evaluate.js';
-import type { Plan } from '../core/plan.js';
-import { planExperiment, promptTokenStats } from './planning.js';
-import { forgetRun, PROBLEMS_KEY } from './run-data.js';
-import { openStore, readJsonl, sha256, toJsonl, writeJson } from './store.js';
-import type { Problem } from '../core/records.js';
 import { ApplicationFailure } from '@temporalio/common';
+import type { ExperimentConfig, ProblemsConfig, Source } from '../core/config.js';
+import { failure, FailureType } from '../core/failures.js';
+import { EVAL_PROBLEMS_KEY, PLAN_KEY, PROBLEMS_KEY, SAMPLES_DIR } from '../core/layout.js';
+import type { Plan } from '../core/plan.js';
+import { promptTokenStats } from '../core/prompt-stats.js';
+import type { Problem } from '../core/records.js';
+import { planExperiment } from './planning.js';
+import { readProblemSet } from './problems.js';
+import { forgetRun } from './run-data.js';
+import { openStore, readJsonl, sha256, toJsonl, writeJson } from './store.js';
 
 export interface PreparedRun {
   plan: Plan;
@@ -22,12 +24,11 @@ export async function prepareRun(input: { runDir: string; config: ExperimentConf
   const planned = await nonRetryable(() => planExperiment(input.config));
   const body = toJsonl(planned.problems);
   const existing = await readJsonl<Problem>(store, PROBLEMS_KEY);
-  if (existing && toJsonl(existing) !== body && (await store.exists('samples'))) {
-    throw ApplicationFailure.create({
-      type: 'RunDirMismatch',
-      message: `${store.location} already holds samples of a different problem set; use a new runDir`,
-      nonRetryable: true,
-    });
+  if (existing && toJsonl(existing) !== body && (await store.exists(SAMPLES_DIR))) {
+    throw failure(
+      FailureType.RunDirMismatch,
+      `${store.location} already holds samples of a different problem set; use a new runDir`,
+    );
   }
   await store.write(PROBLEMS_KEY, body);
   if (input.config.evaluation) {
@@ -35,18 +36,16 @@ export async function prepareRun(input: { runDir: string; config: ExperimentConf
     const training = new Set(planned.problems.map((p) => p.question.trim()));
     const leaked = testProblems.filter((p) => training.has(p.question.trim()));
     if (leaked.length) {
-      throw ApplicationFailure.create({
-        type: 'TestSetLeak',
-        message:
-          `evaluation.problems: ${leaked.length} test question(s) also appear in the training problems ` +
+      throw failure(
+        FailureType.TestSetLeak,
+        `evaluation.problems: ${leaked.length} test question(s) also appear in the training problems ` +
           `(first: ${leaked[0].id}); keep the test split out of the data that builds finetuning sets`,
-        nonRetryable: true,
-      });
+      );
     }
     await store.write(EVAL_PROBLEMS_KEY, toJsonl(testProblems));
   }
   forgetRun(store.location);
-  await writeJson(store, 'plan.json', planned.plan);
+  await writeJson(store, PLAN_KEY, planned.plan);
   const stats = promptTokenStats(input.config, planned.problems);
   return {
     plan: planned.plan,
@@ -56,16 +55,15 @@ export async function prepareRun(input: { runDir: string; config: ExperimentConf
   };
 }
 
-/** Bad data or an unaffordable plan will not fix itself on retry. */
+/**
+ * Bad data or an unaffordable plan will not fix itself on retry. The failure's type is the error's class:
+ * FailureType.DatasetError or FailureType.PlanError.
+ */
 async function nonRetryable<T>(work: () => Promise<T>): Promise<T> {
   try {
     return await work();
   } catch (error) {
-    throw ApplicationFailure.create({
-      type: (error as Error).name,
-      message: (error as Error).message,
-      nonRetryable: true,
-    });
+    throw ApplicationFailure.fromError(error, { nonRetryable: true });
   }
 }
 

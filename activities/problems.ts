@@ -1,7 +1,7 @@
 // Reading a problem set (JSONL) into normalised problems, with errors that name the file, line and field.
 import { readFile } from 'node:fs/promises';
 import type { ProblemsConfig } from '../core/config.js';
-import { fnv1a64 } from '../core/hash.js';
+import { seededSubset } from '../core/hash.js';
 import type { Problem } from '../core/records.js';
 
 export class DatasetError extends Error {
@@ -99,11 +99,5 @@ function stringField(record: Record<string, unknown>, field: string | undefined)
 function selectSubset(problems: Problem[], config: ProblemsConfig): Problem[] {
   if (!config.limit || config.limit >= problems.length) return problems;
   if (config.seed === undefined) return problems.slice(0, config.limit);
-  const seed = config.seed;
-  const ranked = problems
-    .map((problem, index) => ({ index, rank: fnv1a64(`${seed}\u0000${problem.id}`) }))
-    .sort((a, b) => (a.rank < b.rank ? -1 : a.rank > b.rank ? 1 : 0))
-    .slice(0, config.limit)
-    .sort((a, b) => a.index - b.index);
-  return ranked.map(({ index }) => problems[index]);
+  return seededSubset(problems, config.limit, config.seed, (problem) => problem.id);
 }

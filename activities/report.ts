@@ -2,6 +2,14 @@
 // workflow hands in (sampling ledgers, finetune+eval setups), and writes report.json, report.md and the
 // charts (SVG, rasterised to PNG) into the run directory. Idempotent: a re-run overwrites the same keys.
 import type { Source } from '../core/config.js';
+import {
+  chartKey,
+  datasetManifestKey,
+  METRICS_KEY,
+  PLAN_KEY,
+  REPORT_JSON_KEY,
+  REPORT_MD_KEY,
+} from '../core/layout.js';
 import type { Plan } from '../core/plan.js';
 import { renderHeadline, renderMarkdown } from '../core/report/markdown.js';
 import { buildReportDocument, type ReportDocument } from '../core/report/model.js';
@@ -27,17 +35,13 @@ export interface ReportSummary {
   headline: string;
 }
 
-export const REPORT_JSON_KEY = 'report.json';
-export const REPORT_MD_KEY = 'report.md';
-const CHARTS_DIR = 'charts';
-
 export async function writeReport(input: ReportInput): Promise<ReportSummary> {
   const store = openStore(input.runDir);
   const [plan, metrics, wcManifest, seManifest] = await Promise.all([
-    readJson<Plan>(store, 'plan.json'),
-    readJson<MetricsFile>(store, 'metrics.json'),
-    readJson<DatasetManifest>(store, 'datasets/wc/manifest.json'),
-    readJson<DatasetManifest>(store, 'datasets/se/manifest.json'),
+    readJson<Plan>(store, PLAN_KEY),
+    readJson<MetricsFile>(store, METRICS_KEY),
+    readJson<DatasetManifest>(store, datasetManifestKey('wc')),
+    readJson<DatasetManifest>(store, datasetManifestKey('se')),
   ]);
   const doc = buildReportDocument({
     experimentId: input.experimentId,
@@ -56,8 +60,8 @@ export async function writeReport(input: ReportInput): Promise<ReportSummary> {
   if (doc.comparisons.length) charts.push({ name: 'finetune', svg: finetuneChartSvg(doc) });
   else {
     // A report re-made without finetuning must not link a stale chart from an earlier version.
-    await store.remove(`${CHARTS_DIR}/finetune.svg`);
-    await store.remove(`${CHARTS_DIR}/finetune.png`);
+    await store.remove(chartKey('finetune', 'svg'));
+    await store.remove(chartKey('finetune', 'png'));
   }
   doc.charts = await writeCharts(store, charts, doc);
 
@@ -96,8 +100,8 @@ async function writeCharts(
 ): Promise<string[]> {
   const keys: string[] = [];
   for (const chart of charts) {
-    const svgKey = `${CHARTS_DIR}/${chart.name}.svg`;
-    const pngKey = `${CHARTS_DIR}/${chart.name}.png`;
+    const svgKey = chartKey(chart.name, 'svg');
+    const pngKey = chartKey(chart.name, 'png');
     await store.write(svgKey, chart.svg);
     keys.push(svgKey);
     try {

@@ -1,10 +1,9 @@
 // Reading the run's shared inputs from the store, cached per process: many batch activities of one run
 // need the same problem set.
-import { ApplicationFailure } from '@temporalio/common';
+import { failure, FailureType } from '../core/failures.js';
+import { PROBLEMS_KEY } from '../core/layout.js';
 import type { Problem } from '../core/records.js';
 import { readJsonl, type ArtifactStore } from './store.js';
-
-export const PROBLEMS_KEY = 'problems.jsonl';
 
 export interface ProblemSet {
   /** In the order of problems.jsonl: batches address questions by position. */
@@ -25,10 +24,10 @@ export function loadProblemSet(store: ArtifactStore, key = PROBLEMS_KEY): Promis
     entry = (async () => {
       const problems = await readJsonl<Problem>(store, key);
       if (!problems) {
-        throw ApplicationFailure.create({
-          message: `${store.location}: ${key} is missing; the experiment's prepare stage writes it`,
-          nonRetryable: true,
-        });
+        throw failure(
+          FailureType.MissingArtifact,
+          `${store.location}: ${key} is missing; the experiment's prepare stage writes it`,
+        );
       }
       return { list: problems, byId: new Map(problems.map((problem) => [problem.id, problem])) };
     })();

@@ -2,10 +2,10 @@
 // moment it arrives, so a retry, a crashed worker or a replay never pays for it again; a finished batch
 // is one atomic artifact (`<key>.jsonl` + `<key>.meta.json`) whose presence means "done".
 import { Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
-import { setMaxListeners } from 'node:events';
 import type { ModelConfig, Source } from '../core/config.js';
+import { failure, FailureType } from '../core/failures.js';
 import { stableSeed } from '../core/hash.js';
+import { batchFiles, batchKey, PROBLEMS_KEY } from '../core/layout.js';
 import { flopsFor, usdFor } from '../core/plan.js';
 import { buildMessages, promptTokensUpperBound } from '../core/prompt.js';
 import {
@@ -16,8 +16,9 @@ import {
   type Problem,
   type SampleRecord,
 } from '../core/records.js';
-import { clientFor, limitsFor, toTemporalFailure } from './endpoint.js';
-import { loadProblemSet, PROBLEMS_KEY } from './run-data.js';
+import { callChat, toTemporalFailure } from './endpoint.js';
+import { heartbeatWhile } from './heartbeat.js';
+import { loadProblemSet } from './run-data.js';
 import { openStore, readJson, readLog, sha256, toJsonl, writeJson, type ArtifactStore } from './store.js';
 
 export interface SampleBatchInput {
@@ -55,19 +56,15 @@ interface SavedPart {
   usageMissing: boolean;
 }
 
-export function batchKey(source: Source, round: number, batchIndex: number): string {
-  return `samples/${source}/round-${String(round).padStart(4, '0')}/batch-${String(batchIndex).padStart(5, '0')}`;
-}
-
 export async function sampleBatch(input: SampleBatchInput): Promise<BatchSummary> {
   const store = openStore(input.runDir);
   const problemSet = await loadProblemSet(store);
   const questions = problemSet.list.slice(input.questionStart, input.questionEnd);
   if (questions.length !== input.questionEnd - input.questionStart) {
-    throw ApplicationFailure.create({
-      message: `questions ${input.questionStart}..${input.questionEnd} are not all in ${PROBLEMS_KEY} (${problemSet.list.length})`,
-      nonRetryable: true,
-    });
+    throw failure(
+      FailureType.BadRunData,
+      `questions ${input.questionStart}..${input.questionEnd} are not all in ${PROBLEMS_KEY} (${problemSet.list.length})`,
+    );
   }
   return sampleQuestions({
     store,
@@ -113,39 +110,34 @@ function fingerprintOf(request: SampleQuestionsRequest): string {
   ).slice(0, 16);
 }
 
-function mismatch(key: string): ApplicationFailure {
-  return ApplicationFailure.create({
-    type: 'RunDirMismatch',
-    message:
-      `${key} in the run directory was sampled with a different model, prompt or plan than this ` +
+function mismatch(key: string): Error {
+  return failure(
+    FailureType.RunDirMismatch,
+    `${key} in the run directory was sampled with a different model, prompt or plan than this ` +
       'experiment asks for; use a new runDir (or remove the old samples) instead of mixing them',
-    nonRetryable: true,
-  });
+  );
 }
 
 /** Samples a batch of questions (inside an activity), resuming from whatever earlier attempts saved. */
 export async function sampleQuestions(request: SampleQuestionsRequest): Promise<BatchSummary> {
   const { store, key, model } = request;
+  const files = batchFiles(key);
   const fingerprint = fingerprintOf(request);
-  const done = await readJson<BatchMeta>(store, `${key}.meta.json`);
+  const done = await readJson<BatchMeta>(store, files.meta);
   if (done) {
     if (done.fingerprint !== fingerprint) throw mismatch(key);
-    return { key, artifact: `${key}.jsonl`, questions: done.questions, ledger: done.ledger, reused: true };
+    return { key, artifact: files.samples, questions: done.questions, ledger: done.ledger, reused: true };
   }
 
   // Responses earlier attempts paid for, by (question position, chunk).
   const savedParts = new Map<string, SavedPart>();
-  for (const part of await readLog<SavedPart>(store, `${key}.parts.jsonl`)) {
-    if (part.fingerprint !== fingerprint) throw mismatch(`${key}.parts.jsonl`);
+  for (const part of await readLog<SavedPart>(store, files.parts)) {
+    if (part.fingerprint !== fingerprint) throw mismatch(files.parts);
     savedParts.set(`${part.position}/${part.chunk}`, part);
   }
-  const log = await store.openLog(`${key}.parts.jsonl`);
+  const log = await store.openLog(files.parts);
 
   const context = Context.current();
-  // Every request of the batch listens on the one cancellation signal.
-  setMaxListeners(0, context.cancellationSignal);
-  const limits = limitsFor(model);
-  const client = clientFor(model);
   const what = `${request.label} model ${model.model} at ${model.baseURL}`;
   let partsDone = 0;
   let firstError: unknown = null;
@@ -164,79 +156,74 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
       const wanted = request.samplesPerQuestion - collected.length;
       const n = model.supportsN ? Math.min(wanted, model.maxN) : 1;
       const seed = stableSeed(model.sampling.seed, request.label, problem.id, request.round, chunk);
-      const release = await limits.concurrency.acquire();
-      let part: SavedPart;
-      try {
-        if (firstError) return collected;
-        await limits.requests?.take(1);
-        await limits.tokens?.take(promptBound + n * model.sampling.maxTokens);
-        const { sampling } = model;
-        const { data, request_id } = await client.chat.completions
-          .create(
-            {
-              model: model.model,
-              messages,
-              temperature: sampling.temperature,
-              top_p: sampling.topP,
-              max_tokens: sampling.maxTokens,
-              seed,
-              ...(n > 1 ? { n } : {}),
-              ...(sampling.stop.length ? { stop: sampling.stop } : {}),
-            },
-            { signal: context.cancellationSignal },
-          )
-          .withResponse();
-        if (!data || !Array.isArray(data.choices)) throw new Error('response has no choices array');
-        const usageMissing = !data.usage;
-        // Without the endpoint's usage we charge the worst case, so a budget can only be under-spent.
-        const promptTokens = data.usage?.prompt_tokens ?? promptBound;
-        const completionTokens = data.usage?.completion_tokens ?? data.choices.length * sampling.maxTokens;
-        const choices = [...data.choices].sort((a, b) => a.index - b.index).slice(0, wanted);
-        const samples = choices.map((choice, i): SampleRecord => ({
-          source: request.label,
-          questionId: problem.id,
-          round: request.round,
-          sampleIndex: request.firstSampleIndex + collected.length + i,
-          text: typeof choice.message?.content === 'string' ? choice.message.content : '',
-          finishReason: choice.finish_reason ?? null,
-          requestId: request_id ?? data.id ?? null,
-          requestUsage: { promptTokens, completionTokens },
-          attempt: context.info.attempt,
+      const { sampling } = model;
+      const response = await callChat(
+        model,
+        {
+          model: model.model,
+          messages,
+          temperature: sampling.temperature,
+          top_p: sampling.topP,
+          max_tokens: sampling.maxTokens,
           seed,
-        }));
-        part = {
-          fingerprint,
-          position,
-          chunk,
-          questionId: problem.id,
-          samples,
-          usageMissing,
-          ledger: ledgerFor(
-            model,
-            request.countPromptTokens,
-            { promptTokens, completionTokens },
-            samples.length,
-          ),
-        };
-      } finally {
-        release();
-      }
+          ...(n > 1 ? { n } : {}),
+          ...(sampling.stop.length ? { stop: sampling.stop } : {}),
+        },
+        {
+          what,
+          signal: context.cancellationSignal,
+          promptTokensBound: promptBound,
+          // After the batch's first failure, requests still waiting for the limits are not sent.
+          stillWanted: () => !firstError,
+        },
+      );
+      if (!response) return collected;
+      const { data, requestId } = response;
+      const usageMissing = !data.usage;
+      // Without the endpoint's usage we charge the worst case, so a budget can only be under-spent.
+      const promptTokens = data.usage?.prompt_tokens ?? promptBound;
+      const completionTokens = data.usage?.completion_tokens ?? data.choices.length * sampling.maxTokens;
+      const choices = [...data.choices].sort((a, b) => a.index - b.index).slice(0, wanted);
+      const samples = choices.map((choice, i): SampleRecord => ({
+        source: request.label,
+        questionId: problem.id,
+        round: request.round,
+        sampleIndex: request.firstSampleIndex + collected.length + i,
+        text: typeof choice.message?.content === 'string' ? choice.message.content : '',
+        finishReason: choice.finish_reason ?? null,
+        requestId,
+        requestUsage: { promptTokens, completionTokens },
+        attempt: context.info.attempt,
+        seed,
+      }));
+      const part: SavedPart = {
+        fingerprint,
+        position,
+        chunk,
+        questionId: problem.id,
+        samples,
+        usageMissing,
+        ledger: ledgerFor(
+          model,
+          request.countPromptTokens,
+          { promptTokens, completionTokens },
+          samples.length,
+        ),
+      };
+      // Saved before anything else: a paid response is never paid for again.
       await log.append(JSON.stringify(part));
       savedParts.set(`${position}/${chunk}`, part);
       partsDone++;
       if (part.samples.length === 0) {
-        throw ApplicationFailure.create({
-          type: 'EmptyChoices',
-          message: `${what}: the response had no choices`,
-        });
+        throw failure(FailureType.EmptyChoices, `${what}: the response had no choices`);
       }
       collected.push(...part.samples);
     }
     return collected;
   };
 
-  // Liveness even while requests wait on the endpoint's concurrency limit; details say how far it got.
-  const beat = setInterval(() => context.heartbeat({ partsDone }), heartbeatIntervalMs(context));
+  // Liveness even while requests wait on the endpoint's limits; details say how far it got.
+  const stopHeartbeats = heartbeatWhile(context, () => ({ partsDone }));
   const results = await Promise.allSettled(
     request.questions.map((problem, position) =>
       sampleQuestion(problem, position).catch((error: unknown) => {
@@ -245,28 +232,23 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
       }),
     ),
   );
-  clearInterval(beat);
+  stopHeartbeats();
   await log.close();
   if (firstError) throw toTemporalFailure(firstError, what);
 
   const records = results.flatMap((result) => (result.status === 'fulfilled' ? result.value : []));
   // Every saved part counts, including responses from earlier attempts: they were paid for.
   const ledger = [...savedParts.values()].reduce((sum, part) => addLedgers(sum, part.ledger), EMPTY_LEDGER);
-  await store.write(`${key}.jsonl`, toJsonl(records));
+  await store.write(files.samples, toJsonl(records));
   const meta: BatchMeta = {
     fingerprint,
     questions: request.questions.length,
     samples: records.length,
     ledger,
   };
-  await writeJson(store, `${key}.meta.json`, meta);
-  await store.remove(`${key}.parts.jsonl`);
-  return { key, artifact: `${key}.jsonl`, questions: request.questions.length, ledger, reused: false };
-}
-
-export function heartbeatIntervalMs(context: Context): number {
-  const timeout = context.info.heartbeatTimeoutMs ?? 60_000;
-  return Math.max(200, Math.min(10_000, timeout / 3));
+  await writeJson(store, files.meta, meta);
+  await store.remove(files.parts);
+  return { key, artifact: files.samples, questions: request.questions.length, ledger, reused: false };
 }
 
 function ledgerFor(

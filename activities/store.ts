@@ -14,6 +14,7 @@ import {
   type FileHandle,
 } from 'node:fs/promises';
 import path from 'node:path';
+import { failure, FailureType } from '../core/failures.js';
 
 export interface ArtifactStore {
   /** Where the store lives, for humans (a directory or a URI). */
@@ -61,7 +62,10 @@ export class LocalStore implements ArtifactStore {
   private resolve(key: string): string {
     const normalized = path.posix.normalize(key);
     if (normalized.startsWith('..') || path.isAbsolute(normalized))
-      throw new Error(`bad artifact key: ${key}`);
+      throw failure(
+        FailureType.BadArtifactKey,
+        `bad artifact key: ${key} (keys stay inside the run directory)`,
+      );
     return path.join(this.location, normalized);
   }
 
@@ -90,7 +94,16 @@ export class LocalStore implements ArtifactStore {
   async openLog(key: string): Promise<ArtifactLog> {
     const target = this.resolve(key);
     await mkdir(path.dirname(target), { recursive: true });
-    return new GroupCommitLog(await open(target, 'a'));
+    const handle = await open(target, 'a+');
+    // A crash can leave a torn last line. End it, or the first line appended now would be glued to it and
+    // dropped by readLog with it: a response paid for and confirmed saved, then requested again.
+    const { size } = await handle.stat();
+    if (size > 0) {
+      const last = Buffer.alloc(1);
+      await handle.read(last, 0, 1, size - 1);
+      if (last[0] !== 0x0a) await handle.write('\n');
+    }
+    return new GroupCommitLog(handle);
   }
 
   async exists(key: string): Promise<boolean> {
@@ -168,7 +181,10 @@ class GroupCommitLog implements ArtifactLog {
 /** Opens the store a run directory names. Only local paths today; an S3-compatible store slots in here. */
 export function openStore(runDir: string): ArtifactStore {
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(runDir)) {
-    throw new Error(`runDir ${runDir}: only local directories are supported as artifact stores so far`);
+    throw failure(
+      FailureType.UnsupportedRunDir,
+      `runDir ${runDir}: only local directories are supported as artifact stores so far`,
+    );
   }
   return new LocalStore(runDir);
 }

@@ -3,7 +3,10 @@
 import { Context } from '@temporalio/activity';
 import type { Source } from '../core/config.js';
 import type { SampleRecord, VerdictRecord, VerifySummary } from '../core/records.js';
+import { failure, FailureType } from '../core/failures.js';
+import { isBatchSamplesKey, samplesDir, verdictsKey, verdictsMetaKey } from '../core/layout.js';
 import { gradeCompletion, VERIFIER_VERSION, type AnswerFormat } from '../core/verify/index.js';
+import { heartbeatEvery } from './heartbeat.js';
 import { problemsById } from './run-data.js';
 import { openStore, readJsonl, toJsonl, writeJson, type ArtifactStore } from './store.js';
 
@@ -13,16 +16,13 @@ export interface VerifySourceInput {
   format: AnswerFormat;
 }
 
-export function verdictsKey(source: Source): string {
-  return `verdicts/${source}.jsonl`;
-}
-
-/** Every stored sample of a source, in (round, batch) order. */
+/** Every stored sample of a source's finished batches, in (round, batch) order. */
 export async function loadSamples(store: ArtifactStore, source: Source): Promise<SampleRecord[]> {
   const samples: SampleRecord[] = [];
-  for (const roundDir of await store.list(`samples/${source}`)) {
+  for (const roundDir of await store.list(samplesDir(source))) {
     for (const key of await store.list(roundDir)) {
-      if (!key.endsWith('.jsonl')) continue;
+      // Not the meta files, nor the parts log of a batch that never finished.
+      if (!isBatchSamplesKey(key)) continue;
       samples.push(...((await readJsonl<SampleRecord>(store, key)) ?? []));
     }
   }
@@ -33,11 +33,18 @@ export async function verifySource(input: VerifySourceInput): Promise<VerifySumm
   const store = openStore(input.runDir);
   const problems = await problemsById(store);
   const samples = await loadSamples(store, input.source);
+  const beat = heartbeatEvery(Context.current());
   const verdicts: VerdictRecord[] = [];
   for (let i = 0; i < samples.length; i++) {
     const sample = samples[i];
     const problem = problems.get(sample.questionId);
-    if (!problem) throw new Error(`sample of unknown question ${sample.questionId}`);
+    if (!problem) {
+      throw failure(
+        FailureType.BadRunData,
+        `${store.location}: a ${input.source} sample (round ${sample.round}, #${sample.sampleIndex}) is of ` +
+          `question ${sample.questionId}, which is not in the run's problem set`,
+      );
+    }
     const verdict = gradeCompletion(sample.text, problem.gold, input.format, {
       finishReason: sample.finishReason,
     });
@@ -47,11 +54,11 @@ export async function verifySource(input: VerifySourceInput): Promise<VerifySumm
       sampleIndex: sample.sampleIndex,
       ...verdict,
     });
-    if (i % 2000 === 1999) Context.current().heartbeat({ graded: i + 1 });
+    await beat({ graded: i + 1 });
   }
   await store.write(verdictsKey(input.source), toJsonl(verdicts));
   const correct = verdicts.filter((v) => v.correct).length;
-  await writeJson(store, `verdicts/${input.source}.meta.json`, {
+  await writeJson(store, verdictsMetaKey(input.source), {
     verifierVersion: VERIFIER_VERSION,
     format: input.format,
     samples: verdicts.length,
@@ -79,8 +86,13 @@ export async function loadVerifiedSamples(store: ArtifactStore, source: Source):
   const byKey = new Map(verdicts.map((v) => [`${v.questionId}\u0000${v.sampleIndex}`, v]));
   return samples.map((sample) => {
     const verdict = byKey.get(`${sample.questionId}\u0000${sample.sampleIndex}`);
-    if (!verdict)
-      throw new Error(`${source} sample ${sample.questionId}#${sample.sampleIndex} has no verdict`);
+    if (!verdict) {
+      throw failure(
+        FailureType.BadRunData,
+        `${store.location}: ${source} sample ${sample.questionId}#${sample.sampleIndex} has no verdict in ` +
+          `${verdictsKey(source)}; run the verify stage again (wcse verify)`,
+      );
+    }
     return { ...sample, correct: verdict.correct, extracted: verdict.extracted, reason: verdict.reason };
   });
 }

@@ -4,6 +4,7 @@ import { renderHistory } from './history.js';
 import { formatSnapshot, readProgress, watchExperiment } from './progress.js';
 import { pauseSignal, raiseBudgetSignal } from '../workflows/messages.js';
 import type { Client } from '@temporalio/client';
+import type { Source } from '../core/config.js';
 
 async function withClient<T>(use: (client: Client) => Promise<T>): Promise<T> {
   const { client, connection } = await connectClient(await resolveTarget());
@@ -55,19 +56,13 @@ export function pauseCommand(id: string): Promise<number> {
   });
 }
 
+/** `--source` is one of SOURCES and `--flops`/`--usd` are positive numbers: commander checked both. */
 export function raiseBudgetCommand(
   id: string,
-  options: { source?: 'wc' | 'se'; flops?: string; usd?: string },
+  options: { source?: Source; flops?: number; usd?: number },
 ): Promise<number> {
   return withClient(async (client) => {
-    const raise = {
-      source: options.source,
-      flops: options.flops ? Number(options.flops) : undefined,
-      usd: options.usd ? Number(options.usd) : undefined,
-    };
-    if ((raise.flops !== undefined && !(raise.flops > 0)) || (raise.usd !== undefined && !(raise.usd > 0))) {
-      throw new Error('--flops and --usd take positive numbers');
-    }
+    const raise = { source: options.source, flops: options.flops, usd: options.usd };
     await client.workflow.getHandle(id).signal(raiseBudgetSignal, raise);
     console.error(`Raised the budget of ${id}: ${JSON.stringify(raise)}`);
     return 0;

@@ -1,8 +1,9 @@
 // `wcse grade --format math|gsm8k`: grades JSONL completions read from stdin, one output line per input line.
 
 import { createInterface } from 'node:readline';
-import { pathToFileURL } from 'node:url';
 import { gradeCompletion, type AnswerFormat } from '../core/verify/index.js';
+
+export const ANSWER_FORMATS: readonly AnswerFormat[] = ['math', 'gsm8k'];
 
 export interface GradeCliOptions {
   format: AnswerFormat;
@@ -77,20 +78,8 @@ export async function runGrade(
   return { lines, errors };
 }
 
-export function parseFormat(value: string): AnswerFormat {
-  if (value === 'math' || value === 'gsm8k') return value;
-  throw new Error(`--format must be "math" or "gsm8k", got "${value}"`);
-}
-
-// Direct use: `npx tsx cli/grade.ts --format math < in.jsonl`
-if (import.meta.url === pathToFileURL(process.argv[1] ?? '').href) {
-  const at = process.argv.indexOf('--format');
-  try {
-    const format = parseFormat(at >= 0 ? (process.argv[at + 1] ?? '') : 'math');
-    const { lines, errors } = await runGrade({ format }, process.stdin, process.stdout);
-    process.stderr.write(`graded ${lines - errors} line(s), ${errors} malformed\n`);
-  } catch (error) {
-    process.stderr.write(`wcse grade: ${(error as Error).message}\n`);
-    process.exitCode = 2;
-  }
+/** `wcse grade`: stdin to stdout; exit code 1 when any line was malformed. */
+export async function gradeCommand(options: GradeCliOptions): Promise<number> {
+  const { errors } = await runGrade(options, process.stdin, process.stdout);
+  return errors ? 1 : 0;
 }

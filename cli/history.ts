@@ -39,6 +39,26 @@ export function timeline(
   const children: string[] = [];
   const scheduled = new Map<string, { name: string; at: number; detail: string }>();
   const started = new Map<string, { attempt: number; at: number }>();
+  // An activity's closing event, folded with its scheduled and started events into one line.
+  const activityClosed = (
+    attrs: Pick<proto.temporal.api.history.v1.IActivityTaskCompletedEventAttributes, 'scheduledEventId'>,
+    at: number,
+    outcome: string,
+  ) => {
+    const key = String(attrs.scheduledEventId ?? '');
+    const activity = scheduled.get(key);
+    const attempt = started.get(key)?.attempt ?? 1;
+    const seconds = activity ? ((at - activity.at) / 1000).toFixed(1) : '?';
+    lines.push({
+      at,
+      text:
+        `  ${activity?.name ?? 'activity'}${activity?.detail ?? ''}: ${outcome} in ${seconds}s` +
+        (attempt > 1 ? ` (attempt ${attempt})` : ''),
+    });
+  };
+  const childClosed = (workflowId: string | null | undefined, at: number, outcome: string) => {
+    lines.push({ at, text: `  child workflow ${workflowId}: ${outcome}` });
+  };
   for (const event of events) {
     const at = millis(event);
     const id = String(event.eventId ?? '');
@@ -69,34 +89,21 @@ export function timeline(
         break;
       }
       case EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED:
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED:
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT:
-      case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED: {
-        const attrs =
-          event.activityTaskCompletedEventAttributes ??
-          event.activityTaskFailedEventAttributes ??
-          event.activityTaskTimedOutEventAttributes ??
-          event.activityTaskCanceledEventAttributes;
-        const key = String(attrs?.scheduledEventId ?? '');
-        const activity = scheduled.get(key);
-        const attempt = started.get(key)?.attempt ?? 1;
-        const outcome =
-          event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_COMPLETED
-            ? 'completed'
-            : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED
-              ? `FAILED: ${failureMessage(event.activityTaskFailedEventAttributes?.failure)}`
-              : event.eventType === EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT
-                ? `TIMED OUT: ${failureMessage(event.activityTaskTimedOutEventAttributes?.failure)}`
-                : 'cancelled';
-        const seconds = activity ? ((at - activity.at) / 1000).toFixed(1) : '?';
-        lines.push({
-          at,
-          text:
-            `  ${activity?.name ?? 'activity'}${activity?.detail ?? ''}: ${outcome} in ${seconds}s` +
-            (attempt > 1 ? ` (attempt ${attempt})` : ''),
-        });
+        activityClosed(event.activityTaskCompletedEventAttributes!, at, 'completed');
+        break;
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_FAILED: {
+        const attrs = event.activityTaskFailedEventAttributes!;
+        activityClosed(attrs, at, `FAILED: ${failureMessage(attrs.failure)}`);
         break;
       }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_TIMED_OUT: {
+        const attrs = event.activityTaskTimedOutEventAttributes!;
+        activityClosed(attrs, at, `TIMED OUT: ${failureMessage(attrs.failure)}`);
+        break;
+      }
+      case EventType.EVENT_TYPE_ACTIVITY_TASK_CANCELED:
+        activityClosed(event.activityTaskCanceledEventAttributes!, at, 'cancelled');
+        break;
       case EventType.EVENT_TYPE_START_CHILD_WORKFLOW_EXECUTION_INITIATED: {
         const childId = event.startChildWorkflowExecutionInitiatedEventAttributes?.workflowId ?? '?';
         children.push(childId);
@@ -104,21 +111,31 @@ export function timeline(
         break;
       }
       case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_COMPLETED:
-      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED:
-      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
-      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED: {
-        const attrs =
-          event.childWorkflowExecutionCompletedEventAttributes ??
-          event.childWorkflowExecutionFailedEventAttributes ??
-          event.childWorkflowExecutionCanceledEventAttributes ??
-          event.childWorkflowExecutionTerminatedEventAttributes;
-        const failed = event.childWorkflowExecutionFailedEventAttributes?.failure;
-        lines.push({
+        childClosed(
+          event.childWorkflowExecutionCompletedEventAttributes?.workflowExecution?.workflowId,
           at,
-          text: `  child workflow ${attrs?.workflowExecution?.workflowId}: ${EventType[event.eventType!].replace('EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_', '').toLowerCase()}${failed ? `: ${failureMessage(failed)}` : ''}`,
-        });
+          'completed',
+        );
+        break;
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_FAILED: {
+        const attrs = event.childWorkflowExecutionFailedEventAttributes!;
+        childClosed(attrs.workflowExecution?.workflowId, at, `failed: ${failureMessage(attrs.failure)}`);
         break;
       }
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_CANCELED:
+        childClosed(
+          event.childWorkflowExecutionCanceledEventAttributes?.workflowExecution?.workflowId,
+          at,
+          'canceled',
+        );
+        break;
+      case EventType.EVENT_TYPE_CHILD_WORKFLOW_EXECUTION_TERMINATED:
+        childClosed(
+          event.childWorkflowExecutionTerminatedEventAttributes?.workflowExecution?.workflowId,
+          at,
+          'terminated',
+        );
+        break;
       case EventType.EVENT_TYPE_WORKFLOW_EXECUTION_SIGNALED:
         lines.push({ at, text: `  signal ${event.workflowExecutionSignaledEventAttributes?.signalName}` });
         break;

@@ -1,7 +1,8 @@
 // The `wcse` command line. Each command is a thin call into cli/*.ts.
 import { DefaultLogger, Runtime } from '@temporalio/worker';
-import { Command } from 'commander';
-import { ConfigError } from '../core/config.js';
+import { WorkflowNotFoundError } from '@temporalio/client';
+import { Command, InvalidArgumentError, Option } from 'commander';
+import { ConfigError, SOURCES } from '../core/config.js';
 import { PlanError } from '../core/plan.js';
 import { DatasetError } from '../activities/problems.js';
 import { planCommand } from './plan.js';
@@ -15,7 +16,7 @@ import {
   watchCommand,
 } from './control.js';
 import { workerCommand } from './worker.js';
-import { gradeCommand } from './grade-command.js';
+import { ANSWER_FORMATS, gradeCommand } from './grade.js';
 import { reportCommand } from './report.js';
 
 // The in-process worker's INFO lines would drown the progress display; warnings and errors still show.
@@ -25,19 +26,48 @@ const program = new Command('wcse')
   .description('Compute-matched synthetic reasoning data (WC vs SE sampling), durable on Temporal')
   .showHelpAfterError();
 
+/** Errors in what the user gave (config, problem set, plan, experiment id): the message says it all. */
+function isExpected(error: unknown): error is Error {
+  return (
+    error instanceof ConfigError ||
+    error instanceof DatasetError ||
+    error instanceof PlanError ||
+    error instanceof WorkflowNotFoundError
+  );
+}
+
 const exit = (action: (...args: never[]) => Promise<number>) =>
   (async (...args: never[]) => {
     try {
       process.exitCode = await action(...args);
     } catch (error) {
-      if (error instanceof ConfigError || error instanceof DatasetError || error instanceof PlanError) {
-        console.error(`error: ${error.message}`);
-      } else {
-        console.error(error instanceof Error ? `error: ${error.message}` : error);
-      }
+      // Expected errors get one clean line; anything else is a bug or an outage, so its stack and causes
+      // follow the message.
+      if (isExpected(error)) console.error(`error: ${error.message}`);
+      else console.error('error:', error);
       process.exitCode = 2;
     }
   }) as (...args: unknown[]) => Promise<void>;
+
+/** commander argument parser: a number > 0 (`--flops 1e18`). */
+function positiveNumber(value: string): number {
+  const parsed = Number(value);
+  if (!(parsed > 0)) throw new InvalidArgumentError('expected a positive number.');
+  return parsed;
+}
+
+function positiveInteger(value: string): number {
+  const parsed = positiveNumber(value);
+  if (!Number.isInteger(parsed)) throw new InvalidArgumentError('expected a positive integer.');
+  return parsed;
+}
+
+/** `wcse <name> <id>`: a command on one experiment. */
+const experimentCommand = (
+  name: string,
+  description: string,
+  action: (...args: never[]) => Promise<number>,
+) => program.command(`${name} <id>`).description(description).action(exit(action));
 
 program
   .command('plan <config>')
@@ -52,53 +82,45 @@ program
   .option('--id <experimentId>', 'experiment id (default: config name + config hash)')
   .action(exit(runCommand));
 
-program
-  .command('status <id>')
-  .option('--json')
-  .description('progress of an experiment')
-  .action(exit(statusCommand));
-program
-  .command('watch <id>')
-  .description('progress bars until the experiment closes')
-  .action(exit(watchCommand));
-program
-  .command('history <id>')
-  .description('readable timeline of an experiment')
-  .action(exit(historyCommand));
-program.command('cancel <id>').description('cancel an experiment (resumable)').action(exit(cancelCommand));
-program.command('pause <id>').description('pause after in-flight batches').action(exit(pauseCommand));
-program
-  .command('resume <id>')
-  .description('un-pause a running experiment, or restart a failed/cancelled one from its artifacts')
-  .option('--wait', 'follow it until it closes')
-  .action(exit(resumeCommand));
-program
-  .command('raise-budget <id>')
-  .description('add to the sampling budget of a running experiment')
-  .option('--source <source>', 'wc or se (default both)')
-  .option('--flops <flops>', 'FLOPs to add (flops mode)')
-  .option('--usd <usd>', 'dollars to add (price mode)')
-  .action(exit(raiseBudgetCommand));
+experimentCommand('status', 'progress of an experiment', statusCommand).option(
+  '--json',
+  'machine-readable output',
+);
+experimentCommand('watch', 'progress bars until the experiment closes', watchCommand);
+experimentCommand('history', 'readable timeline of an experiment', historyCommand);
+experimentCommand('cancel', 'cancel an experiment (resumable)', cancelCommand);
+experimentCommand('pause', 'pause after in-flight batches', pauseCommand);
+experimentCommand(
+  'resume',
+  'un-pause a running experiment, or restart a failed/cancelled one from its artifacts',
+  resumeCommand,
+).option('--wait', 'follow it until it closes');
+experimentCommand('raise-budget', 'add to the sampling budget of a running experiment', raiseBudgetCommand)
+  .addOption(new Option('--source <source>', 'one source (default both)').choices(SOURCES))
+  .option('--flops <flops>', 'FLOPs to add (flops mode)', positiveNumber)
+  .option('--usd <usd>', 'dollars to add (price mode)', positiveNumber);
+experimentCommand(
+  'verify',
+  "grade an experiment's stored samples again with this verifier (nothing is resampled)",
+  verifyCommand,
+);
+experimentCommand(
+  'report',
+  'write (if needed) and show the report of a finished experiment',
+  reportCommand,
+).option('--json', 'print report.json');
+
 program
   .command('worker')
-  .description('run a worker (TEMPORAL_ADDRESS, or the local dev server)')
+  .description('run a worker (TEMPORAL_ADDRESS or a Temporal config profile, or the local dev server)')
   .option('--task-queue <queue>', 'task queue', 'wcse')
   .option('--namespace <namespace>', 'namespace', 'default')
-  .option('--max-activities <n>', 'parallel activities', '64')
+  .option('--max-activities <n>', 'parallel activities', positiveInteger, 64)
   .action(exit(workerCommand));
-program
-  .command('verify <id>')
-  .description("grade an experiment's stored samples again with this verifier (nothing is resampled)")
-  .action(exit(verifyCommand));
-program
-  .command('report <id>')
-  .description('write (if needed) and show the report of a finished experiment')
-  .option('--json', 'print report.json')
-  .action(exit(reportCommand));
 program
   .command('grade')
   .description('grade JSONL on stdin ({completion, answer} per line) and write verdicts to stdout')
-  .requiredOption('--format <format>', 'math or gsm8k')
+  .addOption(new Option('--format <format>', 'answer format').choices(ANSWER_FORMATS).makeOptionMandatory())
   .action(exit(gradeCommand));
 
 await program.parseAsync(process.argv);

@@ -1,8 +1,9 @@
 // `wcse report <id>`: where a finished experiment's report is and its headline table; makes the report
 // from the run's artifacts when a completed run has none yet. `--json` prints report.json.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
-import { writeReport, REPORT_JSON_KEY, REPORT_MD_KEY, type ReportSummary } from '../activities/report.js';
+import { writeReport, type ReportSummary } from '../activities/report.js';
 import { openStore, readJson, type ArtifactStore } from '../activities/store.js';
+import { REPORT_JSON_KEY, REPORT_MD_KEY } from '../core/layout.js';
 import type { ReportDocument } from '../core/report/model.js';
 import type { SetupResult } from '../core/results.js';
 import type { ExperimentResult } from '../workflows/experiment.js';

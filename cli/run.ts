@@ -5,6 +5,7 @@ import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@te
 import { mkdir, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { fnv1a64 } from '../core/hash.js';
+import { EXPERIMENT_KEY, VERDICTS_DIR } from '../core/layout.js';
 import { experimentWorkflow, type ExperimentInput } from '../workflows/experiment.js';
 import { reverifyWorkflow } from '../workflows/reverify.js';
 import { answerFormatOf } from '../core/config.js';
@@ -27,7 +28,7 @@ export async function runCommand(configFile: string, options: RunOptions): Promi
   const base = { runDir: loaded.runDir, config: loaded.config };
   const input: ExperimentInput = { ...base, experimentId: options.id ?? experimentIdFor(base) };
   await mkdir(input.runDir, { recursive: true });
-  await writeFile(path.join(input.runDir, 'experiment.json'), JSON.stringify(input, null, 2) + '\n');
+  await writeFile(path.join(input.runDir, EXPERIMENT_KEY), JSON.stringify(input, null, 2) + '\n');
   const target = await resolveTarget(loaded.config.temporal.namespace);
   return startAndFollow(target, input, loaded.config.temporal.taskQueue, options.wait ?? false);
 }
@@ -203,7 +204,7 @@ export async function verifyCommand(id: string): Promise<number> {
       console.log(`${source}: ${v.correct}/${v.samples} correct (verifier ${v.verifierVersion})`);
     }
     console.log(
-      `Verdicts in ${path.join(input.runDir, 'verdicts')}, metrics in ${path.join(input.runDir, result.metrics)}`,
+      `Verdicts in ${path.join(input.runDir, VERDICTS_DIR)}, metrics in ${path.join(input.runDir, result.metrics)}`,
     );
     return 0;
   } finally {

@@ -5,7 +5,7 @@ import { connectWorker, resolveTarget } from './connect.js';
 export async function workerCommand(options: {
   taskQueue: string;
   namespace: string;
-  maxActivities: string;
+  maxActivities: number;
 }): Promise<number> {
   const target = await resolveTarget(options.namespace);
   const connection = await connectWorker(target);
@@ -13,10 +13,10 @@ export async function workerCommand(options: {
     connection,
     namespace: target.namespace,
     taskQueue: options.taskQueue,
-    maxConcurrentActivities: Number(options.maxActivities),
+    maxConcurrentActivities: options.maxActivities,
   });
   console.error(
-    `wcse worker on ${target.address}, namespace ${target.namespace}, task queue ${options.taskQueue}`,
+    `wcse worker on ${target.connectionOptions.address}, namespace ${target.namespace}, task queue ${options.taskQueue}`,
   );
   // SIGINT/SIGTERM shut the worker down gracefully (in-flight activities get the grace time).
   await worker.run();

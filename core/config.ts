@@ -52,8 +52,8 @@ export const ModelSchema = z
       return parsed;
     }),
     price: PriceSchema.optional(),
-    prompt: PromptSchema.default({ user: '{question}', fewShot: [] }),
-    sampling: SamplingParamsSchema.default({ temperature: 0.7, topP: 1, maxTokens: 512, seed: 0, stop: [] }),
+    prompt: PromptSchema.prefault({}),
+    sampling: SamplingParamsSchema.prefault({}),
     /** Concurrent requests per worker process to this endpoint. */
     concurrency: z.number().int().positive().default(8),
     requestsPerMinute: z.number().positive().optional(),
@@ -101,7 +101,7 @@ export const ProblemsSchema = z
         level: z.string().optional(),
       })
       .strict()
-      .default({}),
+      .prefault({}),
     /** Answer format the verifier uses; defaults from `kind`. */
     answerFormat: z.enum(['gsm8k', 'math']).optional(),
     limit: z.number().int().positive().optional(),
@@ -109,6 +109,17 @@ export const ProblemsSchema = z
     seed: z.number().int().nonnegative().optional(),
   })
   .strict();
+
+// Fields every budget mode has: the plan's token estimate and what counts as FLOPs.
+const budgetEstimateFields = {
+  /** Expected completion tokens per sample, for the plan's estimate only (default: max_tokens). */
+  expectedTokensPerSample: z.number().positive().optional(),
+  /** Whether prompt tokens count as FLOPs (dollars always include the prompt tokens you are billed for). */
+  countPromptTokens: z.boolean().default(false),
+};
+
+/** Budgeted modes: samples per question drawn in one round; a round starts only if its worst case fits. */
+const samplesPerRound = z.number().int().positive().default(1);
 
 export const BudgetSchema = z.discriminatedUnion('mode', [
   z
@@ -118,9 +129,7 @@ export const BudgetSchema = z.discriminatedUnion('mode', [
       samplesPerQuestion: z.number().int().positive(),
       /** How a fractional S_WC is turned into a count: floor never spends more than SE's budget. */
       rounding: z.enum(['floor', 'round', 'ceil']).default('floor'),
-      /** Expected completion tokens per sample, for the plan's estimate only (default: max_tokens). */
-      expectedTokensPerSample: z.number().positive().optional(),
-      countPromptTokens: z.boolean().default(false),
+      ...budgetEstimateFields,
     })
     .strict(),
   z
@@ -128,11 +137,8 @@ export const BudgetSchema = z.discriminatedUnion('mode', [
       mode: z.literal('flops'),
       /** FLOPs budget for each source (the same number is what makes it compute-matched). */
       flopsPerSource: positive,
-      /** Samples per question drawn in one round; a round starts only if its worst case fits. */
-      samplesPerRound: z.number().int().positive().default(1),
-      /** Expected completion tokens per sample, for the plan's estimate only. */
-      expectedTokensPerSample: z.number().positive().optional(),
-      countPromptTokens: z.boolean().default(false),
+      samplesPerRound,
+      ...budgetEstimateFields,
     })
     .strict(),
   z
@@ -140,10 +146,8 @@ export const BudgetSchema = z.discriminatedUnion('mode', [
       mode: z.literal('price'),
       /** Dollar budget for each source. */
       usdPerSource: positive,
-      samplesPerRound: z.number().int().positive().default(1),
-      expectedTokensPerSample: z.number().positive().optional(),
-      /** FLOPs accounting only: dollars always include the prompt tokens you are billed for. */
-      countPromptTokens: z.boolean().default(false),
+      samplesPerRound,
+      ...budgetEstimateFields,
     })
     .strict(),
 ]);
@@ -187,9 +191,9 @@ export const FinetuneSchema = z
         se: z.boolean().default(true),
       })
       .strict()
-      .default({ student: true, wc: true, se: true }),
+      .prefault({}),
     /** The same hyperparameters for both data sources of a setup: the comparison stays fair. */
-    hyperparameters: HyperparametersSchema.default({ epochs: 3 }),
+    hyperparameters: HyperparametersSchema.prefault({}),
     suffix: z
       .string()
       .regex(/^[A-Za-z0-9-]{1,40}$/)
@@ -216,7 +220,7 @@ export const EvaluationSchema = z
     prompt: z
       .object({ system: z.string().optional(), user: z.string().default('{question}') })
       .strict()
-      .default({ user: '{question}' }),
+      .prefault({}),
   })
   .strict();
 
@@ -241,8 +245,8 @@ export const ExperimentConfigSchema = z
         batchSize: z.number().int().positive().default(8),
       })
       .strict()
-      .default({ batchSize: 8 }),
-    analysis: z.object({ judge: JudgeSchema.optional() }).strict().default({}),
+      .prefault({}),
+    analysis: z.object({ judge: JudgeSchema.optional() }).strict().prefault({}),
     datasets: z
       .object({
         maxPerQuestion: z.number().int().positive().optional(),
@@ -250,7 +254,7 @@ export const ExperimentConfigSchema = z
         seed: z.number().int().nonnegative().default(0),
       })
       .strict()
-      .default({ validationFraction: 0.1, seed: 0 }),
+      .prefault({}),
     finetune: FinetuneSchema.optional(),
     evaluation: EvaluationSchema.optional(),
     temporal: z
@@ -261,7 +265,7 @@ export const ExperimentConfigSchema = z
         heartbeatTimeoutSeconds: z.number().positive().default(60),
       })
       .strict()
-      .default({ namespace: 'default', taskQueue: 'wcse', heartbeatTimeoutSeconds: 60 }),
+      .prefault({}),
   })
   .strict();
 

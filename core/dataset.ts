@@ -1,6 +1,6 @@
 // Finetuning data from verified samples: per question, the correct solutions, de-duplicated, optionally
 // capped, split into train/validation by question so no question leaks across the split.
-import { fnv1a64 } from './hash.js';
+import { unitHash } from './hash.js';
 import { solutionIdentity } from './metrics.js';
 import { buildMessages } from './prompt.js';
 
@@ -59,8 +59,7 @@ export function selectDataset(
 
 function inValidation(questionId: string, options: { validationFraction: number; seed: number }): boolean {
   if (options.validationFraction <= 0) return false;
-  const hash = parseInt(fnv1a64(`${options.seed}\u0000${questionId}`).slice(0, 8), 16);
-  return hash / 0x100000000 < options.validationFraction;
+  return unitHash(`${options.seed}\u0000${questionId}`) < options.validationFraction;
 }
 
 /** A chat finetuning example in the same prompt format the finetuned model is evaluated with. */

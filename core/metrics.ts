@@ -79,6 +79,7 @@ export function diversityCurve(questions: QuestionSamples[], maxK: number): Curv
 
 export interface SourceMetrics {
   questions: number;
+  /** S: the samples per question the curves run to (k = 1..S). */
   samplesPerQuestion: number;
   samples: number;
   correctSamples: number;
@@ -125,5 +126,9 @@ export function wilsonInterval(
   const denominator = 1 + (z * z) / trials;
   const centre = (p + (z * z) / (2 * trials)) / denominator;
   const half = (z * Math.sqrt((p * (1 - p)) / trials + (z * z) / (4 * trials * trials))) / denominator;
-  return { low: Math.max(0, centre - half), high: Math.min(1, centre + half) };
+  // At 0 or `trials` successes the bound is exactly 0 or 1; rounding would leave it a hair inside.
+  return {
+    low: successes === 0 ? 0 : Math.max(0, centre - half),
+    high: successes === trials ? 1 : Math.min(1, centre + half),
+  };
 }

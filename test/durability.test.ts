@@ -1,25 +1,18 @@
 // A worker killed (SIGKILL) in the middle of sampling: a new worker finishes the experiment, and the
 // endpoint bills exactly the planned requests, no batch or response paid twice.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
-import {
-  answerScript,
-  goldTable,
-  startScriptedServer,
-  type ScriptedServer,
-} from './support/scripted-server.js';
+import { answerScript } from './support/scripted-server.js';
 import {
   model,
+  problemsBlock,
+  startScriptedStudy,
   startWorker,
   startWorkerProcess,
-  tempDir,
-  temporalClient,
   testConfig,
   uniqueId,
-  writeProblems,
-  problemsBlock,
+  useTemporal,
 } from './support/harness.js';
 import { experimentWorkflow } from '../workflows/experiment.js';
 import { readdir, readFile } from 'node:fs/promises';
@@ -62,34 +55,27 @@ async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number): 
 }
 
 describe('worker crash mid-sampling', () => {
-  let server: ScriptedServer;
-  let client: Client;
-  let connection: Connection;
+  const temporal = useTemporal();
   let child: ChildProcess | undefined;
-
-  beforeAll(async () => {
-    ({ client, connection } = await temporalClient());
-  });
-  afterAll(async () => {
+  afterAll(() => {
     child?.kill('SIGKILL');
-    await connection?.close();
-    await server?.close();
   });
 
   it('completes after a new worker takes over, with requests == planned and ledger == usage', async () => {
-    const dir = await tempDir('crash');
+    const { client } = temporal;
     const questions = 24;
-    const problems = await writeProblems(dir, questions);
-    const gold = goldTable(Object.fromEntries(problems.gold));
-    server = await startScriptedServer({
-      models: {
+    const { dir, problemsFile, server } = await startScriptedStudy({
+      name: 'crash',
+      questions,
+      models: (gold) => ({
         // supportsN false: one request per sample, so many requests are in flight when the worker dies.
         weak: answerScript({ gold, correctFraction: 0.5, supportsN: false }),
         strong: answerScript({ gold, correctFraction: 1, supportsN: false }),
-      },
+      }),
     });
+    onTestFinished(() => server.close());
     const config = testConfig({
-      problems: problemsBlock(problems.file),
+      problems: problemsBlock(problemsFile),
       models: {
         wc: model(server.baseURL, 'weak', 1e9, { supportsN: false, concurrency: 4 }),
         se: model(server.baseURL, 'strong', 2e9, { supportsN: false, concurrency: 4 }),

@@ -6,16 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { existsSync } from 'node:fs';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
-import {
-  runExperiment,
-  startWorker,
-  tempDir,
-  temporalClient,
-  testConfig,
-  uniqueId,
-  type RunningWorker,
-} from './support/harness.js';
+import { runExperiment, tempDir, testConfig, useTemporal } from './support/harness.js';
 import { freePort } from '../workers/temporal-cli.js';
 
 const PYTHON = path.resolve('engine/.venv/bin/python');
@@ -49,25 +40,20 @@ async function startEngine(stateDir: string): Promise<{ process: ChildProcess; b
 }
 
 describe('the study against the local engine', () => {
+  const temporal = useTemporal('engine');
   let engine: { process: ChildProcess; baseURL: string };
-  let worker: RunningWorker;
-  let client: Client;
-  let connection: Connection;
   let dir: string;
 
   beforeAll(async () => {
     dir = await tempDir('engine-e2e');
     engine = await startEngine(path.join(dir, 'engine-state'));
-    ({ client, connection } = await temporalClient());
-    worker = await startWorker(uniqueId('tq-engine'));
   }, 180_000);
-  afterAll(async () => {
-    await worker?.stop();
-    await connection?.close();
+  afterAll(() => {
     engine?.process.kill('SIGTERM');
   });
 
   it('samples, verifies, builds data, finetunes for real, evaluates and reports', async () => {
+    const { client, worker } = temporal;
     // Questions a 135M model gets right often: repeat a number.
     const rows = [3, 5, 7, 9].map((n) => ({ id: `n${n}`, question: `Number: ${n}`, answer: String(n) }));
     const tests = [2, 4, 6].map((n) => ({ id: `t${n}`, question: `Number: ${n}`, answer: String(n) }));

@@ -1,18 +1,16 @@
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { ScriptedServer } from './support/scripted-server.js';
 import {
   model,
   rootCauseMessage,
+  rootFailureType,
   runExperiment,
-  startStudyFixture,
   testConfig,
-  type RunningWorker,
-  type StudyFixture,
+  useStudyFixture,
   problemsBlock,
 } from './support/harness.js';
-import type { Client } from '@temporalio/client';
+import { FailureType } from '../core/failures.js';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-secret-value-0123456789';
 
@@ -26,21 +24,11 @@ function allText(value: unknown): string {
 }
 
 describe('a full experiment on a small config', () => {
-  let fixture: StudyFixture;
-  let server: ScriptedServer;
-  let worker: RunningWorker;
-  let client: Client;
-  let dir: string;
-  let problemsFile: string;
   const questions = 6;
-
-  beforeAll(async () => {
-    fixture = await startStudyFixture({ name: 'full', questions });
-    ({ server, worker, client, dir, problemsFile } = fixture);
-  });
-  afterAll(() => fixture?.close());
+  const fixture = useStudyFixture({ name: 'full', questions });
 
   it('completes with exact metrics and datasets', async () => {
+    const { server, worker, client, dir, problemsFile } = fixture;
     const runDir = path.join(dir, 'run');
     const config = testConfig({
       problems: problemsBlock(problemsFile),
@@ -87,6 +75,7 @@ describe('a full experiment on a small config', () => {
   });
 
   it('fails before sampling when the problem set is broken, naming the line', async () => {
+    const { server, worker, client, dir } = fixture;
     const broken = path.join(dir, 'broken.jsonl');
     await writeFile(broken, '{"id": "a", "question": "q", "answer": "1"}\n{"id": "b", "question": "r"}\n');
     server.resetStats();
@@ -99,6 +88,7 @@ describe('a full experiment on a small config', () => {
       runDir: path.join(dir, 'broken-run'),
       config,
     }).catch((e: unknown) => e);
+    expect(rootFailureType(error)).toBe(FailureType.DatasetError);
     expect(rootCauseMessage(error)).toMatch(/broken\.jsonl: invalid problem set\n.*line 2: field "answer"/);
     expect(server.stats.received).toBe(0);
   });

@@ -4,7 +4,6 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import type { Client, Connection } from '@temporalio/client';
 import {
   answerScript,
   goldTable,
@@ -14,17 +13,19 @@ import {
 import {
   model,
   rootCauseMessage,
+  rootFailureType,
   startWorker,
   startWorkerProcess,
   tempDir,
-  temporalClient,
   testConfig,
   uniqueId,
+  useTemporal,
   writeProblems,
   problemsBlock,
 } from './support/harness.js';
 import { experimentWorkflow, type ExperimentInput } from '../workflows/experiment.js';
 import type { ExperimentConfig } from '../core/config.js';
+import { FailureType } from '../core/failures.js';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-finetune';
 
@@ -67,9 +68,8 @@ async function writeTestProblems(dir: string): Promise<{ file: string; gold: Map
 }
 
 describe('finetune, evaluate, report', () => {
+  const temporal = useTemporal();
   let server: ScriptedServer;
-  let client: Client;
-  let connection: Connection;
   let dir: string;
   let config: ExperimentConfig;
   let failNext: string | null = null;
@@ -118,18 +118,16 @@ describe('finetune, evaluate, report', () => {
   beforeAll(async () => {
     dir = await tempDir('finetune');
     ({ endpoint: server, experimentConfig: config } = await makeEnvironment(1500));
-    ({ client, connection } = await temporalClient());
   });
   afterAll(async () => {
     child?.kill('SIGKILL');
-    await connection?.close();
     await server?.close();
   });
 
   const start = async (taskQueue: string, runDir: string, experimentConfig = config) => {
     const workflowId = uniqueId('exp-ft');
     const input: ExperimentInput = { experimentId: workflowId, runDir, config: experimentConfig };
-    return client.workflow.start(experimentWorkflow, { taskQueue, workflowId, args: [input] });
+    return temporal.client.workflow.start(experimentWorkflow, { taskQueue, workflowId, args: [input] });
   };
 
   it('runs all three setups; the report table is what the script implies; a crash never makes a second job', async () => {
@@ -178,6 +176,7 @@ describe('finetune, evaluate, report', () => {
   });
 
   it('a failed job fails its step with the service message; resume finishes without resampling or re-running jobs', async () => {
+    const { client } = temporal;
     const taskQueue = uniqueId('tq-ft-fail');
     const runDir = path.join(dir, 'fail');
     const worker = await startWorker(taskQueue);
@@ -186,6 +185,7 @@ describe('finetune, evaluate, report', () => {
       const jobsBefore = server.jobs().length;
       const handle = await start(taskQueue, runDir);
       const error = await handle.result().catch((e: unknown) => e);
+      expect(rootFailureType(error)).toBe(FailureType.FineTuningJobFailed);
       expect(rootCauseMessage(error)).toMatch(/job .* failed: .*training loss diverged \(scripted\)/);
       const sampledBefore = server.stats.served;
       const jobsAfterFailure = server.jobs().slice(jobsBefore);

@@ -8,7 +8,7 @@ import { openStore, writeJson } from '../activities/store.js';
 import type { Source } from '../core/config.js';
 import { wilsonInterval, type CurvePoint } from '../core/metrics.js';
 import type { Plan, SourcePlan } from '../core/plan.js';
-import type { Ledger } from '../core/records.js';
+import { EMPTY_LEDGER, type Ledger } from '../core/records.js';
 import { differenceInterval, relativeGainPercent, type ReportDocument } from '../core/report/model.js';
 import { markdownTable, textTable } from '../core/report/markdown.js';
 import { niceTicks } from '../core/report/svg.js';
@@ -16,25 +16,14 @@ import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/res
 import type { DatasetManifest, MetricsFile, SamplingResult } from '../core/records.js';
 import { reportCommand } from '../cli/report.js';
 import { experimentWorkflow } from '../workflows/experiment.js';
-import type { Client, Connection } from '@temporalio/client';
 import {
   model,
+  problemsBlock,
   runExperiment,
-  startWorker,
-  tempDir,
-  temporalClient,
   testConfig,
   uniqueId,
-  writeProblems,
-  type RunningWorker,
-  problemsBlock,
+  useStudyFixture,
 } from './support/harness.js';
-import {
-  answerScript,
-  goldTable,
-  startScriptedServer,
-  type ScriptedServer,
-} from './support/scripted-server.js';
 
 const QUESTIONS = 200;
 const TEST_N = 500;
@@ -190,15 +179,6 @@ const sampling: Record<Source, SamplingResult> = {
   },
 };
 
-const zeroLedger: Ledger = {
-  requests: 0,
-  samples: 0,
-  promptTokens: 0,
-  completionTokens: 0,
-  flops: 0,
-  usd: 0,
-};
-
 function evaluation(setup: Setup, data: Source | null, model: string, correct: number): EvalResult {
   return {
     evalId: data ? `${setup}-on-${data}` : `base-${setup}`,
@@ -215,7 +195,7 @@ function evaluation(setup: Setup, data: Source | null, model: string, correct: n
     passAtK: null,
     majAtK: null,
     byLevel: {},
-    ledger: zeroLedger,
+    ledger: EMPTY_LEDGER,
     verifierVersion: 'v1',
   };
 }
@@ -552,38 +532,18 @@ describe('report helpers', () => {
 });
 
 describe('wcse report <id>', () => {
-  let server: ScriptedServer;
-  let worker: RunningWorker;
-  let client: Client;
-  let connection: Connection;
-  let dir: string;
-  let problemsFile: string;
+  const fixture = useStudyFixture({ name: 'report-cli', questions: 4 });
   const savedAddress = process.env.TEMPORAL_ADDRESS;
 
-  beforeAll(async () => {
+  beforeAll(() => {
     process.env.WCSE_TEST_API_KEY = 'sk-test-report';
     process.env.TEMPORAL_ADDRESS = inject('temporalAddress');
-    dir = await tempDir('report-cli');
-    const problems = await writeProblems(dir, 4);
-    problemsFile = problems.file;
-    const gold = goldTable(Object.fromEntries(problems.gold));
-    server = await startScriptedServer({
-      models: {
-        weak: answerScript({ gold, correctFraction: 0.5 }),
-        strong: answerScript({ gold, correctFraction: 1, variants: 1 }),
-      },
-    });
-    ({ client, connection } = await temporalClient());
-    worker = await startWorker(uniqueId('tq-report'));
   });
 
   afterAll(async () => {
     if (savedAddress === undefined) delete process.env.TEMPORAL_ADDRESS;
     else process.env.TEMPORAL_ADDRESS = savedAddress;
-    await worker?.stop();
-    await connection?.close();
-    await server?.close();
-    if (dir) await rm(dir, { recursive: true, force: true });
+    if (fixture.dir) await rm(fixture.dir, { recursive: true, force: true });
   });
 
   /** Runs the command, returning its exit code and what it printed to stdout and stderr. */
@@ -605,6 +565,7 @@ describe('wcse report <id>', () => {
   }
 
   it('writes and prints the report of a completed experiment from its real artifacts', async () => {
+    const { server, worker, client, dir, problemsFile } = fixture;
     const runDir = path.join(dir, 'run');
     const experimentId = uniqueId('exp-report');
     const config = testConfig({
@@ -642,6 +603,7 @@ describe('wcse report <id>', () => {
   });
 
   it('says what to do when the experiment is still running or unknown', async () => {
+    const { server, client, dir, problemsFile } = fixture;
     const experimentId = uniqueId('exp-running');
     // No worker polls this task queue: the workflow stays RUNNING.
     const handle = await client.workflow.start(experimentWorkflow, {

@@ -564,3 +564,64 @@ describe('files and fine-tuning', () => {
     expect(r.choices[0].message.content).toBe('answer 0 to: hi');
   });
 });
+
+describe('uploads and routing', () => {
+  it('parses multipart uploads byte-exact and refuses bodies that are not one, naming the field', async () => {
+    const { s, client } = await start();
+    const bytes = Buffer.from([0, 255, 13, 10, 45, 45, 0x62, 13, 10]); // NUL, 0xff, CRLF, "--b", CRLF
+    const file = await client.files.create({ file: await toFile(bytes, 'raw.bin'), purpose: 'fine-tune' });
+    expect(file).toMatchObject({ filename: 'raw.bin', bytes: bytes.length });
+    expect(Buffer.from(await (await client.files.content(file.id)).arrayBuffer())).toEqual(bytes);
+
+    const upload = async (body: FormData | string, headers: Record<string, string> = {}) => {
+      const r = await fetch(`${s.baseURL}/files`, { method: 'POST', body, headers });
+      return { status: r.status, error: ((await r.json()) as { error: Record<string, unknown> }).error };
+    };
+    const noPurpose = new FormData();
+    noPurpose.append('file', new Blob(['x']), 'x.jsonl');
+    expect(await upload(noPurpose)).toMatchObject({ status: 400, error: { param: 'purpose' } });
+    const noFile = new FormData();
+    noFile.append('purpose', 'fine-tune');
+    expect(await upload(noFile)).toMatchObject({ status: 400, error: { param: 'file' } });
+    expect(await upload('{}', { 'content-type': 'application/json' })).toMatchObject({
+      status: 400,
+      error: { message: 'Expected multipart/form-data.' },
+    });
+    const torn = await upload('--b\r\ncontent-disposition: form-data; name="file"', {
+      'content-type': 'multipart/form-data; boundary=b',
+    });
+    expect(torn.status).toBe(400);
+    expect(torn.error.message).toContain('multipart/form-data');
+    expect(s.files().map((f) => f.id)).toEqual([file.id]);
+    expect(s.stats.fineTuning.filesCreated).toBe(1);
+
+    expect(await client.files.delete(file.id)).toMatchObject({ id: file.id, deleted: true });
+    expect(await client.files.retrieve(file.id).catch((e: unknown) => e)).toBeInstanceOf(
+      OpenAI.NotFoundError,
+    );
+  });
+
+  it('records arrival time, retrieves models by id (slashes included), answers 404 for unknown routes', async () => {
+    const { s, client } = await start({ models: { echo, 'org/model': echo }, recordRequests: true });
+    const t0 = Date.now();
+    await ask(client, 'a');
+    const t1 = Date.now();
+    expect(s.stats.requests[0].receivedAt).toBeGreaterThanOrEqual(t0);
+    expect(s.stats.requests[0].receivedAt).toBeLessThanOrEqual(t1);
+
+    expect(await client.models.retrieve('org/model')).toMatchObject({
+      id: 'org/model',
+      owned_by: 'scripted',
+    });
+    const missing = await client.models.retrieve('nope').catch((e: unknown) => e);
+    expect(missing).toBeInstanceOf(OpenAI.NotFoundError);
+    expect((missing as InstanceType<typeof OpenAI.NotFoundError>).code).toBe('model_not_found');
+
+    const r = await fetch(`${s.baseURL}/embeddings`, { method: 'POST', body: '{}' });
+    expect(r.status).toBe(404);
+    expect(((await r.json()) as { error: { message: string } }).error.message).toBe(
+      'No such route POST /v1/embeddings',
+    );
+    expect(s.stats.received).toBe(1);
+  });
+});

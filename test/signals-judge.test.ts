@@ -1,22 +1,16 @@
 // Operating a running experiment (pause, raise the budget, resume) and the LLM-judged false-positive
 // rate, against the scripted endpoint.
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import { readFile } from 'node:fs/promises';
-import {
-  answerScript,
-  FLAWED_REASONING_MARKER,
-  goldTable,
-  type ModelScript,
-} from './support/scripted-server.js';
+import { answerScript, FLAWED_REASONING_MARKER, type ModelScript } from './support/scripted-server.js';
 import {
   model,
   problemsBlock,
   runExperiment,
-  startStudyFixture,
   testConfig,
   uniqueId,
-  type StudyFixture,
+  useStudyFixture,
 } from './support/harness.js';
 import { experimentWorkflow } from '../workflows/experiment.js';
 import {
@@ -37,27 +31,22 @@ const judgeScript: ModelScript = {
 };
 
 describe('operating an experiment and judging its data', () => {
-  let fixture: StudyFixture;
   const questions = 8;
-
-  beforeAll(async () => {
-    fixture = await startStudyFixture({
-      name: 'signals',
-      questions,
-      models: (gold: ReturnType<typeof goldTable>) => ({
-        weak: answerScript({ gold, correctFraction: 0.5, reasoningWords: 5 }),
-        // Every correct SE sample of an odd-numbered question has flawed reasoning.
-        strong: answerScript({
-          gold,
-          correctFraction: 1,
-          reasoningWords: 5,
-          flawed: (s) => Number(s.question.match(/^Q(\d+):/)?.[1] ?? 0) % 2 === 1,
-        }),
-        judge: judgeScript,
+  const fixture = useStudyFixture({
+    name: 'signals',
+    questions,
+    models: (gold) => ({
+      weak: answerScript({ gold, correctFraction: 0.5, reasoningWords: 5 }),
+      // Every correct SE sample of an odd-numbered question has flawed reasoning.
+      strong: answerScript({
+        gold,
+        correctFraction: 1,
+        reasoningWords: 5,
+        flawed: (s) => Number(s.question.match(/^Q(\d+):/)?.[1] ?? 0) % 2 === 1,
       }),
-    });
+      judge: judgeScript,
+    }),
   });
-  afterAll(() => fixture?.close());
 
   it('pauses between batches, takes a budget raise and resumes to spend it', async () => {
     const { server, client, worker, dir } = fixture;

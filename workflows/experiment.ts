@@ -1,32 +1,41 @@
 // One experiment: prepare (problems + plan) -> sample WC and SE in parallel (a child workflow each) ->
-// verify -> judge (optional) -> analyse -> datasets. Every stage reads the previous one's artifacts by
-// reference; re-running the workflow on the same run directory re-uses everything already computed.
+// verify -> judge (optional) -> analyse -> datasets -> finetune and evaluate (optional, a child workflow
+// per setup) -> report. Every stage reads the previous one's artifacts by reference; re-running the
+// workflow on the same run directory re-uses everything already computed.
 import {
+  allHandlersFinished,
   condition,
   getExternalWorkflowHandle,
+  log,
   ParentClosePolicy,
   proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
+  type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
+import type { PreparedRun } from '../activities/prepare.js';
+import type { ReportSummary } from '../activities/report.js';
 import { answerFormatOf, SOURCES, type ExperimentConfig, type Source } from '../core/config.js';
 import type { Plan } from '../core/plan.js';
 import type { DatasetManifest, FprResult, SamplingResult, VerifySummary } from '../core/records.js';
+import { SETUPS, type SetupResult } from '../core/results.js';
+import { baseEvaluators, trainedModelOf, withSharedBase } from '../core/setups.js';
+import type { AnswerFormat } from '../core/verify/index.js';
+import { endpointActivityOptions, runDirActivityOptions } from './activity-options.js';
+import { allOrCancel } from './all-or-cancel.js';
+import { finetuneSetupWorkflow } from './finetune-setup.js';
 import {
   experimentProgressQuery,
   pauseSignal,
   raiseBudgetSignal,
   resumeSignal,
   type ExperimentProgress,
+  type SamplingProgress,
   type Stage,
 } from './messages.js';
 import { samplingWorkflow } from './sampling.js';
-import { finetuneSetupWorkflow } from './finetune-setup.js';
-import { allOrCancel } from './all-or-cancel.js';
-import { SETUPS, type Setup, type SetupResult } from '../core/results.js';
-import type { ReportSummary } from '../activities/report.js';
 
 export interface ExperimentInput {
   experimentId: string;
@@ -52,224 +61,300 @@ export interface ExperimentResult {
   childWorkflowIds: string[];
 }
 
+type Activities = ActivityInterfaceFor<typeof activities>;
+
+/** What the stages of one experiment run share: its input, activity proxies and live progress. */
+interface ExperimentRun {
+  input: ExperimentInput;
+  config: ExperimentConfig;
+  runDir: string;
+  format: AnswerFormat;
+  /** Activities on the run directory only. */
+  local: Activities;
+  /** The LLM judge: many endpoint requests per activity. */
+  judging: Activities;
+  /** A child workflow's id: the experiment's id, the child's name and this run's id. */
+  childId: (name: string) => string;
+  progress: ExperimentProgress;
+  /** Sampling children started so far; signals are forwarded once all have started. */
+  samplingStarted: Set<Source>;
+}
+
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
+  const run = newRun(input);
+  setExperimentHandlers(run);
+  const prepared = await prepareStage(run);
+  const sampling = await sampleStage(run, prepared);
+  const verify = await verifyStage(run);
+  const fpr = await judgeStage(run);
+  const metrics = await analyseStage(run);
+  const datasets = await datasetsStage(run);
+  const setups = await finetuneStage(run, datasets);
+  const report = await reportStage(run, sampling, setups);
+  enter(run, 'done');
+  // A pause or resume still forwarding to a child finishes before the workflow completes.
+  await condition(allHandlersFinished);
+  return {
+    experimentId: input.experimentId,
+    runDir: input.runDir,
+    plan: prepared.plan,
+    sampling,
+    verify,
+    fpr,
+    metrics,
+    datasets,
+    setups,
+    report,
+    childWorkflowIds: [
+      ...Object.values(run.progress.samplingWorkflowIds),
+      ...Object.values(run.progress.setupWorkflowIds),
+    ],
+  };
+}
+
+function newRun(input: ExperimentInput): ExperimentRun {
   const { config, runDir } = input;
-  const heartbeatTimeout = `${config.temporal.heartbeatTimeoutSeconds} seconds`;
-  const quick = proxyActivities<typeof activities>({
-    startToCloseTimeout: '1 hour',
-    heartbeatTimeout,
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '1 minute',
-      maximumAttempts: 10,
-    },
-  });
-  const judging = proxyActivities<typeof activities>({
-    startToCloseTimeout: '4 hours',
-    heartbeatTimeout,
-    retry: {
-      initialInterval: '1 second',
-      backoffCoefficient: 2,
-      maximumInterval: '5 minutes',
-      maximumAttempts: 20,
-    },
-  });
+  const heartbeatTimeoutSeconds = config.temporal.heartbeatTimeoutSeconds;
   const self = workflowInfo().workflowId;
   // Child ids carry this run's id: a resumed run never collides with children of a run still closing.
   const runTag = workflowInfo().runId.slice(0, 8);
-  const samplingWorkflowIds = { wc: `${self}/sample-wc-${runTag}`, se: `${self}/sample-se-${runTag}` };
-  const progress: ExperimentProgress = {
-    experimentId: input.experimentId,
+  const childId = (name: string) => `${self}/${name}-${runTag}`;
+  return {
+    input,
+    config,
     runDir,
-    stage: 'prepare',
-    stagesDone: [],
-    paused: false,
-    plan: null,
-    samplingWorkflowIds,
-    setupWorkflowIds: {},
-    sampling: {},
+    format: answerFormatOf(config.problems),
+    local: proxyActivities<typeof activities>(runDirActivityOptions(heartbeatTimeoutSeconds)),
+    judging: proxyActivities<typeof activities>(endpointActivityOptions(heartbeatTimeoutSeconds, '4 hours')),
+    childId,
+    progress: {
+      experimentId: input.experimentId,
+      runDir,
+      stage: 'prepare',
+      stagesDone: [],
+      paused: false,
+      plan: null,
+      samplingWorkflowIds: { wc: childId('sample-wc'), se: childId('sample-se') },
+      setupWorkflowIds: {},
+      sampling: {},
+    },
+    samplingStarted: new Set(),
   };
-  const enter = (stage: Stage) => {
-    if (progress.stage !== stage) progress.stagesDone.push(progress.stage);
-    progress.stage = stage;
-  };
-  setHandler(experimentProgressQuery, () => progress);
+}
 
-  // Pause, resume and budget raises reach the sampling children, which act on them between batches.
-  let samplingStarted = false;
+/** The progress query, and pause, resume and budget raises, which reach the sampling children. */
+function setExperimentHandlers(run: ExperimentRun): void {
+  const { progress } = run;
+  setHandler(experimentProgressQuery, () => progress);
+  // The children act on these between batches; outside the sampling stage there is nothing to forward.
   const forward = async (send: (id: string) => Promise<void>) => {
-    if (!samplingStarted || progress.stage !== 'sample') return;
-    await Promise.all(SOURCES.filter((s) => !progress.sampling[s]).map((s) => send(samplingWorkflowIds[s])));
+    if (run.samplingStarted.size < SOURCES.length || progress.stage !== 'sample') return;
+    await Promise.all(
+      SOURCES.filter((s) => !progress.sampling[s]).map((s) => send(progress.samplingWorkflowIds[s])),
+    );
   };
   setHandler(pauseSignal, async () => {
     progress.paused = true;
+    log.info('Paused', { stage: progress.stage });
     await forward((id) => getExternalWorkflowHandle(id).signal(pauseSignal));
   });
   setHandler(resumeSignal, async () => {
     progress.paused = false;
+    log.info('Resumed', { stage: progress.stage });
     await forward((id) => getExternalWorkflowHandle(id).signal(resumeSignal));
   });
   setHandler(raiseBudgetSignal, async (raise) => {
+    log.info('Budget raised', { ...raise });
     await forward((id) => getExternalWorkflowHandle(id).signal(raiseBudgetSignal, raise));
   });
-  const notPaused = () => condition(() => !progress.paused);
+}
 
-  const prepared = await quick.prepareRun({ runDir, config });
-  const plan = prepared.plan;
-  progress.plan = plan;
+/** Moves progress to `stage`. */
+function enter(run: ExperimentRun, stage: Stage): void {
+  const { progress } = run;
+  if (progress.stage !== stage) progress.stagesDone.push(progress.stage);
+  progress.stage = stage;
+  log.info('Stage', { stage });
+}
 
-  enter('sample');
-  await notPaused();
-  const children = await Promise.all(
-    SOURCES.map((source) =>
-      startChild(samplingWorkflow, {
-        workflowId: samplingWorkflowIds[source],
+/** Moves progress to `stage` and waits there while the experiment is paused. */
+async function beginStage(run: ExperimentRun, stage: Stage): Promise<void> {
+  enter(run, stage);
+  if (run.progress.paused) log.info('Waiting for resume', { stage });
+  await condition(() => !run.progress.paused);
+}
+
+async function prepareStage(run: ExperimentRun): Promise<PreparedRun> {
+  log.info('Stage', { stage: run.progress.stage });
+  const prepared = await run.local.prepareRun({ runDir: run.runDir, config: run.config });
+  run.progress.plan = prepared.plan;
+  return prepared;
+}
+
+async function sampleStage(
+  run: ExperimentRun,
+  prepared: PreparedRun,
+): Promise<Record<Source, SamplingResult>> {
+  await beginStage(run, 'sample');
+  const { config, progress } = run;
+  const sampling = {} as Record<Source, SamplingResult>;
+  await allOrCancel(
+    SOURCES.map((source) => async () => {
+      const child = await startChild(samplingWorkflow, {
+        workflowId: progress.samplingWorkflowIds[source],
         // If this run fails or is cancelled, children stop their work cleanly (jobs cancelled, not orphaned).
         parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
         args: [
           {
-            runDir,
+            runDir: run.runDir,
             source,
             model: config.models[source],
             budget: config.budget,
-            plan: plan[source],
+            plan: prepared.plan[source],
             questions: prepared.questions,
             batchSize: config.sampling.batchSize,
             heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
             promptTokensUpperBoundSum: prepared.promptTokensUpperBoundSum[source],
           },
         ],
-      }),
-    ),
-  );
-  samplingStarted = true;
-  const sampling = {} as Record<Source, SamplingResult>;
-  await allOrCancel(
-    children.map((child, i) => async () => {
-      const source = SOURCES[i];
+      });
+      run.samplingStarted.add(source);
       sampling[source] = await child.result();
-      progress.sampling[source] = {
-        source,
-        round: sampling[source].rounds,
-        samplesPerQuestionDone: sampling[source].samplesPerQuestion,
-        samplesDone: sampling[source].ledger.samples,
-        samplesPlanned: plan[source].samplesPerQuestion * prepared.questions,
-        batchesDone: 0,
-        batchesInFlight: 0,
-        ledger: sampling[source].ledger,
-        budget: { flops: plan[source].budgetFlops, usd: plan[source].budgetUsd },
-        paused: false,
-        done: true,
-        stopReason: sampling[source].stopReason,
-      };
+      progress.sampling[source] = finalProgress(prepared, sampling[source]);
+      log.info('Sampling done', { source, stopReason: sampling[source].stopReason });
     }),
   );
+  return sampling;
+}
 
-  enter('verify');
-  await notPaused();
-  const format = answerFormatOf(config.problems);
-  const verified = await Promise.all(SOURCES.map((source) => quick.verifySource({ runDir, source, format })));
-  const verify = { wc: verified[0], se: verified[1] };
+/** A finished sampling child's progress, as the experiment reports it once the child is gone. */
+function finalProgress(prepared: PreparedRun, result: SamplingResult): SamplingProgress {
+  const plan = prepared.plan[result.source];
+  return {
+    source: result.source,
+    round: result.rounds,
+    samplesPerQuestionDone: result.samplesPerQuestion,
+    samplesDone: result.ledger.samples,
+    samplesPlanned: plan.samplesPerQuestion * prepared.questions,
+    batchesDone: 0,
+    batchesInFlight: 0,
+    ledger: result.ledger,
+    budget: { flops: plan.budgetFlops, usd: plan.budgetUsd },
+    paused: false,
+    done: true,
+    stopReason: result.stopReason,
+  };
+}
 
+async function verifyStage(run: ExperimentRun): Promise<Record<Source, VerifySummary>> {
+  await beginStage(run, 'verify');
+  const [wc, se] = await allOrCancel(
+    SOURCES.map((source) => () => run.local.verifySource({ runDir: run.runDir, source, format: run.format })),
+  );
+  return { wc, se };
+}
+
+/** The LLM-judged false-positive rate of each source's correct samples, when the config asks for it. */
+async function judgeStage(run: ExperimentRun): Promise<Partial<Record<Source, FprResult>>> {
   const fpr: Partial<Record<Source, FprResult>> = {};
-  const judgeConfig = config.analysis.judge;
-  if (judgeConfig && config.models.judge) {
-    enter('judge');
-    await notPaused();
-    const judge = config.models.judge;
-    const results = await Promise.all(
-      SOURCES.map((source) =>
-        judging.judgeFalsePositives({
-          runDir,
+  const judgeConfig = run.config.analysis.judge;
+  const judge = run.config.models.judge;
+  if (!judgeConfig || !judge) return fpr;
+  await beginStage(run, 'judge');
+  const results = await allOrCancel(
+    SOURCES.map(
+      (source) => () =>
+        run.judging.judgeFalsePositives({
+          runDir: run.runDir,
           source,
           judge,
           sampleSize: judgeConfig.sampleSize,
           seed: judgeConfig.seed,
           prompt: judgeConfig.prompt,
         }),
-      ),
-    );
-    for (const result of results) fpr[result.source] = result;
-  }
-
-  enter('analyse');
-  await notPaused();
-  const metrics = await quick.analyseRun({ runDir });
-
-  enter('datasets');
-  await notPaused();
-  const manifests = await Promise.all(
-    SOURCES.map((source) =>
-      quick.buildDataset({
-        runDir,
-        source,
-        maxPerQuestion: config.datasets.maxPerQuestion,
-        validationFraction: config.datasets.validationFraction,
-        seed: config.datasets.seed,
-        prompt: config.evaluation?.prompt ?? { user: '{question}' },
-      }),
     ),
   );
-  const datasets = { wc: manifests[0], se: manifests[1] };
+  for (const result of results) fpr[result.source] = result;
+  return fpr;
+}
 
-  const setups: SetupResult[] = [];
-  if (config.finetune && config.evaluation) {
-    enter('finetune');
-    await notPaused();
-    const enabled = SETUPS.filter((setup) => config.finetune!.setups[setup]);
-    const trainedModelOf = (setup: Setup) =>
-      setup === 'student' ? config.models.student! : config.models[setup];
-    const endpointOf = (setup: Setup) => `${trainedModelOf(setup).baseURL} ${trainedModelOf(setup).model}`;
-    // The first setup on a base model evaluates it; the others reuse that evaluation.
-    const baseOwner = (setup: Setup) => enabled.find((other) => endpointOf(other) === endpointOf(setup))!;
-    const handles = await Promise.all(
-      enabled.map((setup) => {
-        const workflowId = `${self}/finetune-${setup}-${runTag}`;
-        progress.setupWorkflowIds[setup] = workflowId;
-        const trainedModel = trainedModelOf(setup);
-        return startChild(finetuneSetupWorkflow, {
-          workflowId,
-          parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
-          args: [
-            {
-              runDir,
-              experimentId: input.experimentId,
-              setup,
-              trainedModel,
-              datasets,
-              finetune: config.finetune!,
-              evaluation: config.evaluation!,
-              format,
-              heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
-              evaluateBase: baseOwner(setup) === setup,
-            },
-          ],
-        });
-      }),
-    );
-    const runs = await allOrCancel(handles.map((handle) => () => handle.result()));
-    for (const run of runs) {
-      const base = run.base ?? runs[enabled.indexOf(baseOwner(run.setup))].base!;
-      setups.push({ ...run, base });
-    }
-  }
+async function analyseStage(run: ExperimentRun): Promise<string> {
+  await beginStage(run, 'analyse');
+  const metrics = await run.local.analyseRun({ runDir: run.runDir });
+  return metrics.artifact;
+}
 
-  enter('report');
-  const report = await quick.writeReport({ runDir, experimentId: input.experimentId, sampling, setups });
+async function datasetsStage(run: ExperimentRun): Promise<Record<Source, DatasetManifest>> {
+  await beginStage(run, 'datasets');
+  const { datasets, evaluation } = run.config;
+  const [wc, se] = await allOrCancel(
+    SOURCES.map(
+      (source) => () =>
+        run.local.buildDataset({
+          runDir: run.runDir,
+          source,
+          maxPerQuestion: datasets.maxPerQuestion,
+          validationFraction: datasets.validationFraction,
+          seed: datasets.seed,
+          prompt: evaluation?.prompt ?? { user: '{question}' },
+        }),
+    ),
+  );
+  return { wc, se };
+}
 
-  enter('done');
-  return {
-    experimentId: input.experimentId,
-    runDir,
-    plan,
+/** One child workflow per enabled setup; setups sharing a base model share its evaluation. */
+async function finetuneStage(
+  run: ExperimentRun,
+  datasets: Record<Source, DatasetManifest>,
+): Promise<SetupResult[]> {
+  const { config, progress } = run;
+  const { finetune, evaluation } = config;
+  if (!finetune || !evaluation) return [];
+  await beginStage(run, 'finetune');
+  const enabled = SETUPS.filter((setup) => finetune.setups[setup]);
+  const evaluators = baseEvaluators(
+    enabled.map((setup) => ({ setup, model: trainedModelOf(config.models, setup) })),
+  );
+  log.info('Setups', { enabled, baseEvaluatedBy: Object.fromEntries(evaluators) });
+  const runs = await allOrCancel(
+    enabled.map((setup) => async () => {
+      const workflowId = run.childId(`finetune-${setup}`);
+      progress.setupWorkflowIds[setup] = workflowId;
+      const child = await startChild(finetuneSetupWorkflow, {
+        workflowId,
+        parentClosePolicy: ParentClosePolicy.REQUEST_CANCEL,
+        args: [
+          {
+            runDir: run.runDir,
+            experimentId: run.input.experimentId,
+            setup,
+            trainedModel: trainedModelOf(config.models, setup),
+            datasets,
+            finetune,
+            evaluation,
+            format: run.format,
+            heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
+            evaluateBase: evaluators.get(setup) === setup,
+          },
+        ],
+      });
+      return child.result();
+    }),
+  );
+  return withSharedBase(runs, evaluators);
+}
+
+async function reportStage(
+  run: ExperimentRun,
+  sampling: Record<Source, SamplingResult>,
+  setups: SetupResult[],
+): Promise<ReportSummary | null> {
+  enter(run, 'report');
+  return run.local.writeReport({
+    runDir: run.runDir,
+    experimentId: run.input.experimentId,
     sampling,
-    verify,
-    fpr,
-    metrics: metrics.artifact,
-    datasets,
     setups,
-    report,
-    childWorkflowIds: [...Object.values(samplingWorkflowIds), ...Object.values(progress.setupWorkflowIds)],
-  };
+  });
 }

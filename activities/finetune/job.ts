@@ -2,8 +2,9 @@
 // store and in heartbeat details the moment it exists, so a crashed worker's retry resumes polling the
 // same job and never starts a second one; a cancelled experiment cancels the job at the service.
 import { CancelledFailure, Context } from '@temporalio/activity';
-import { ApplicationFailure } from '@temporalio/common';
 import type { HyperparametersConfig, Source } from '../../core/config.js';
+import { failure, FailureType } from '../../core/failures.js';
+import { finetuneFiles } from '../../core/layout.js';
 import type { FinetuneResult, Setup } from '../../core/results.js';
 import { toTemporalFailure, type EndpointConfig } from '../endpoint.js';
 import { openStore, readJson, writeJson, type ArtifactStore } from '../store.js';
@@ -38,10 +39,6 @@ interface JobRecord {
   endedJobs?: Array<{ jobId: string; status: string; error: string | null }>;
 }
 
-export function finetuneKey(setup: Setup, data: Source): string {
-  return `finetune/${setup}-on-${data}`;
-}
-
 export function backendFor(kind: 'openai', service: EndpointConfig): FineTuningBackend {
   switch (kind) {
     case 'openai':
@@ -51,14 +48,14 @@ export function backendFor(kind: 'openai', service: EndpointConfig): FineTuningB
 
 export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneResult> {
   const store = openStore(input.runDir);
-  const key = finetuneKey(input.setup, input.data);
-  const finished = await readJson<FinetuneResult>(store, `${key}/result.json`);
+  const files = finetuneFiles(input.setup, input.data);
+  const finished = await readJson<FinetuneResult>(store, files.result);
   if (finished) return finished;
   const what = `fine-tuning ${input.baseModel} on ${input.data} data (${input.setup} setup) at ${input.service.baseURL}`;
   const backend = backendFor(input.backend, input.service);
   const context = Context.current();
-  const record: JobRecord = (await readJson<JobRecord>(store, `${key}/job.json`)) ?? {};
-  const save = () => writeJson(store, `${key}/job.json`, record);
+  const record: JobRecord = (await readJson<JobRecord>(store, files.job)) ?? {};
+  const save = () => writeJson(store, files.job, record);
   try {
     if (!record.trainingFileId) {
       record.trainingFileId = await upload(
@@ -121,14 +118,13 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
     throw toTemporalFailure(error, what);
   }
   const events = await backend.listEvents(jobId).catch(() => []);
-  await writeJson(store, `${key}/events.json`, events);
+  await writeJson(store, files.events, events);
   if (job.status !== 'succeeded' || !job.fineTunedModel) {
     await retire(job.status, job.error);
-    throw ApplicationFailure.create({
-      type: 'FineTuningJobFailed',
-      message: `${what}: job ${jobId} ${job.status}: ${job.error ?? 'no reason given by the service'}`,
-      nonRetryable: true,
-    });
+    throw failure(
+      FailureType.FineTuningJobFailed,
+      `${what}: job ${jobId} ${job.status}: ${job.error ?? 'no reason given by the service'}`,
+    );
   }
   const result: FinetuneResult = {
     setup: input.setup,
@@ -141,10 +137,10 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
     hyperparameters: { ...input.hyperparameters },
     trainingFileId: record.trainingFileId!,
     validationFileId: record.validationFileId ?? null,
-    eventsKey: `${key}/events.json`,
+    eventsKey: files.events,
     wallSeconds: (Date.now() - (record.startedAtMs ?? Date.now())) / 1000,
   };
-  await writeJson(store, `${key}/result.json`, result);
+  await writeJson(store, files.result, result);
   return result;
 }
 
@@ -155,7 +151,12 @@ async function upload(
   name: string,
 ): Promise<string> {
   const content = await store.read(key);
-  if (!content) throw ApplicationFailure.create({ message: `dataset ${key} is missing`, nonRetryable: true });
+  if (!content) {
+    throw failure(
+      FailureType.MissingArtifact,
+      `${store.location}: dataset ${key} is missing; the experiment's datasets stage writes it`,
+    );
+  }
   return backend.uploadFile(name, content);
 }
 

@@ -1,7 +1,7 @@
 // The report's data model (what report.json holds) and how it is assembled from a run's artifacts and
 // results. Pure: the activity reads the artifacts and hands them in; this module only arranges them.
 import { SOURCES, type Source } from '../config.js';
-import type { CurvePoint } from '../metrics.js';
+import type { CurvePoint, SourceMetrics } from '../metrics.js';
 import type { Plan } from '../plan.js';
 import type { DatasetManifest, MetricsFile, SamplingResult } from '../records.js';
 import { paradigmName, SETUPS, type Interval, type Setup, type SetupResult } from '../results.js';
@@ -62,16 +62,10 @@ export interface DatasetEntry {
   maxPerQuestion: number | null;
 }
 
-export interface DataEntry {
+/** A source's measured counts and curves (as in metrics.json), with the numbers the report reads off them. */
+export interface DataEntry extends Omit<SourceMetrics, 'byLevel'> {
   model: string | null;
   params: number | null;
-  questions: number;
-  /** S: the samples per question the curves run to (k = 1..S). */
-  samplesPerQuestion: number;
-  samples: number;
-  correctSamples: number;
-  coverage: CurvePoint[];
-  diversity: CurvePoint[];
   /** The curves' values at k = S, i.e. at the compute-matched budget. */
   coverageAtS: number | null;
   diversityAtS: number | null;

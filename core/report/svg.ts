@@ -25,6 +25,20 @@ function chartTitle(width: number, title: string, subtitle: string): string[] {
   ];
 }
 
+/** The rectangle inside a chart's margins where its data is drawn. */
+function plotArea(
+  width: number,
+  height: number,
+  margin: { top: number; right: number; bottom: number; left: number },
+): { x: number; y: number; w: number; h: number } {
+  return {
+    x: margin.left,
+    y: margin.top,
+    w: width - margin.left - margin.right,
+    h: height - margin.top - margin.bottom,
+  };
+}
+
 /** The message a chart shows instead of data it does not have. */
 function placeholder(width: number, height: number, message: string): string {
   return text(width / 2, height / 2, message, { size: 14, anchor: 'middle', fill: COLORS.muted });
@@ -141,13 +155,7 @@ export interface CurveChartOptions {
 export function curveChartSvg(options: CurveChartOptions): string {
   const width = 800;
   const height = 500;
-  const margin = { top: 84, right: 36, bottom: 64, left: 78 };
-  const plot = {
-    x: margin.left,
-    y: margin.top,
-    w: width - margin.left - margin.right,
-    h: height - margin.top - margin.bottom,
-  };
+  const plot = plotArea(width, height, { top: 84, right: 36, bottom: 64, left: 78 });
   const series = options.series.filter((s) => s.points.length > 0);
   const body: string[] = [];
   body.push(...chartTitle(width, options.title, options.subtitle));
@@ -371,13 +379,7 @@ export function groupedBarChartSvg(options: {
 }): string {
   const width = 800;
   const height = 520;
-  const margin = { top: 104, right: 30, bottom: 96, left: 78 };
-  const plot = {
-    x: margin.left,
-    y: margin.top,
-    w: width - margin.left - margin.right,
-    h: height - margin.top - margin.bottom,
-  };
+  const plot = plotArea(width, height, { top: 104, right: 30, bottom: 96, left: 78 });
   const body: string[] = [];
   body.push(...chartTitle(width, options.title, options.subtitle));
   const { groups } = options;

@@ -69,5 +69,32 @@ def test_fine_tuning_errors(client):
     assert_openai_error(response, 400, "model")
 
 
+@pytest.mark.parametrize(
+    "extra,param",
+    [
+        ({"hyperparameters": {"n_epochs": 0}}, "hyperparameters.n_epochs"),
+        ({"hyperparameters": {"batch_size": "four"}}, "hyperparameters.batch_size"),
+        ({"hyperparameters": {"learning_rate_multiplier": -1}}, "hyperparameters.learning_rate_multiplier"),
+        (
+            {"method": {"supervised": {"hyperparameters": {"n_epochs": 1.5}}}},
+            "method.supervised.hyperparameters.n_epochs",
+        ),
+        ({"method": {"type": "dpo"}}, "method.type"),
+        ({"suffix": "a:b"}, "suffix"),
+        ({"metadata": {"run": 1}}, "metadata.run"),
+        ({"lora": "no"}, "lora"),
+    ],
+)
+def test_malformed_fine_tuning_request_is_400(client, extra, param):
+    body = {"model": "tiny-random", "training_file": "file-x", **extra}
+    assert_openai_error(client.post("/v1/fine_tuning/jobs", json=body), 400, param)
+
+
+def test_streaming_is_refused_by_name(client):
+    body = {"model": "tiny-random", "messages": [{"role": "user", "content": "hi"}], "stream": True}
+    error = assert_openai_error(client.post("/v1/chat/completions", json=body), 400, "stream")
+    assert "streaming" in error["message"]
+
+
 def test_unknown_route_is_openai_shaped_404(client):
     assert_openai_error(client.get("/v1/nothing-here"), 404)

@@ -17,7 +17,8 @@ os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
 def serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from .app import Engine, create_app
+    from .app import create_app
+    from .engine import Engine
     from .registry import default_cache_dir, load_registry
 
     state_dir = Path(args.state_dir).resolve()

@@ -21,6 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
+from .jobs import read_job  # noqa: E402
 from .store import append_event, write_json_atomic  # noqa: E402
 
 
@@ -103,8 +104,8 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
     from transformers.trainer_utils import get_last_checkpoint
     from trl import SFTConfig, SFTTrainer
 
-    job = json.loads((job_dir / "job.json").read_text())
-    hp = job["hyperparameters"]
+    job = read_job(job_dir / "job.json")
+    hp = job.hyperparameters
     on_gpu = torch.cuda.is_available()
     if not on_gpu:
         torch.set_num_threads(max(1, os.cpu_count() or 1))
@@ -114,27 +115,27 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
     train_dataset = Dataset.from_list(to_training_examples(load_chat_rows(training_file)))
     eval_dataset = Dataset.from_list(to_training_examples(load_chat_rows(validation_file))) if validation_file else None
 
-    steps_per_epoch = math.ceil(len(train_dataset) / hp["batch_size"])
-    total_steps = steps_per_epoch * hp["n_epochs"]
+    steps_per_epoch = math.ceil(len(train_dataset) / hp.batch_size)
+    total_steps = steps_per_epoch * hp.n_epochs
     # About ten checkpoints per job by default: frequent enough that a restart loses little, rare enough that
     # saving (optimizer state included) stays a small share of the time.
-    save_steps = hp.get("checkpoint_steps") or max(1, total_steps // 10)
+    save_steps = hp.checkpoint_steps or max(1, total_steps // 10)
     checkpoints_dir = job_dir / "checkpoints"
     config = SFTConfig(
         output_dir=str(checkpoints_dir),
-        num_train_epochs=hp["n_epochs"],
-        per_device_train_batch_size=hp["batch_size"],
-        per_device_eval_batch_size=hp["batch_size"],
-        learning_rate=hp["learning_rate"],
+        num_train_epochs=hp.n_epochs,
+        per_device_train_batch_size=hp.batch_size,
+        per_device_eval_batch_size=hp.batch_size,
+        learning_rate=hp.learning_rate,
         lr_scheduler_type="linear",
         logging_steps=1,
         save_strategy="steps",
         save_steps=save_steps,
         save_total_limit=2,
         eval_strategy="epoch" if eval_dataset is not None else "no",
-        max_length=hp["max_length"],
-        seed=job["seed"],
-        data_seed=job["seed"],
+        max_length=hp.max_length,
+        seed=job.seed,
+        data_seed=job.seed,
         bf16=on_gpu,
         use_cpu=not on_gpu,
         report_to=[],
@@ -143,10 +144,10 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
         save_only_model=False,
     )
     peft_config = None
-    if hp["lora"]:
+    if hp.lora:
         peft_config = LoraConfig(
-            r=hp["lora_r"],
-            lora_alpha=hp["lora_alpha"],
+            r=hp.lora_r,
+            lora_alpha=hp.lora_alpha,
             lora_dropout=0.0,
             target_modules="all-linear",
             task_type="CAUSAL_LM",
@@ -179,7 +180,7 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
 
     tokens_per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     return {
-        "trained_tokens": tokens_per_epoch * hp["n_epochs"],
+        "trained_tokens": tokens_per_epoch * hp.n_epochs,
         "train_loss": output.training_loss,
         "steps": trainer.state.global_step,
     }

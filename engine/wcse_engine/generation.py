@@ -13,6 +13,8 @@ from typing import Any
 
 import torch
 
+from .schemas import ChatCompletionRequest
+
 
 def pick_device() -> tuple[str, torch.dtype]:
     if torch.cuda.is_available():
@@ -26,18 +28,6 @@ class LoadedModel:
     model: Any
     tokenizer: Any
     stop_token_ids: list[int]  # EOS plus the tokens that end an assistant turn
-
-
-@dataclass
-class ChatRequest:
-    model: str
-    messages: list[dict[str, str]]
-    n: int = 1
-    temperature: float = 1.0
-    top_p: float = 1.0
-    max_tokens: int = 256
-    seed: int | None = None
-    stop: list[str] | None = None
 
 
 class ModelPool:
@@ -93,11 +83,11 @@ class Generator:
         self.pool = pool
         self._lock = threading.Lock()
 
-    def chat_completion(self, request: ChatRequest) -> dict[str, Any]:
+    def chat_completion(self, request: ChatCompletionRequest) -> dict[str, Any]:
         loaded = self.pool.get(request.model)
         tokenizer, model = loaded.tokenizer, loaded.model
         prompt_ids = tokenizer.apply_chat_template(
-            request.messages, add_generation_prompt=True, tokenize=True, return_dict=True
+            request.template_messages(), add_generation_prompt=True, tokenize=True, return_dict=True
         )["input_ids"]
         # n samples of one prompt = one batch of n identical rows: a single batched pass, not n requests. (Rows
         # rather than num_return_sequences, which transformers refuses for greedy decoding.)
@@ -105,7 +95,7 @@ class Generator:
         sample = request.temperature > 0
         seed = request.seed if request.seed is not None else random.randrange(2**31)
         generate_kwargs: dict[str, Any] = dict(
-            max_new_tokens=request.max_tokens,
+            max_new_tokens=request.completion_limit,
             do_sample=sample,
             eos_token_id=loaded.stop_token_ids,
             pad_token_id=tokenizer.pad_token_id,

@@ -1,4 +1,5 @@
-"""Fine-tuning job manager: validates, queues and runs jobs, one at a time, each in a worker subprocess.
+"""Fine-tuning jobs: the job record (FineTuningJob, jobs/<id>/job.json), its store, and the manager that
+validates, queues and runs jobs, one at a time, each in a worker subprocess.
 
 The server owns job.json; a worker only writes events, checkpoints, its model and a result/error file. Jobs that
 were running when the engine stopped are picked up again at start and their worker resumes from the newest
@@ -16,156 +17,212 @@ import sys
 import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
+from pydantic import BaseModel, Field, ValidationError
+
+from .errors import ApiError, describe, job_not_found
 from .registry import ModelRegistry
-from .store import FileStore, JobStore, append_event, new_id
+from .schemas import FineTuningJobCreate, TrainingExample
+from .store import FileStore, append_event, new_id, write_model_atomic
 
-ACTIVE_STATUSES = ("validating_files", "queued", "running")
-TERMINAL_STATUSES = ("succeeded", "failed", "cancelled")
+JobStatus = Literal["validating_files", "queued", "running", "succeeded", "failed", "cancelled"]
+ACTIVE_STATUSES: tuple[JobStatus, ...] = ("validating_files", "queued", "running")
 
 DEFAULT_EPOCHS = 3
 DEFAULT_BATCH_SIZE = 4
+DEFAULT_LORA_R = 8
+DEFAULT_MAX_LENGTH = 1024
+DEFAULT_SEED = 42
 BASE_LEARNING_RATE = {True: 2e-4, False: 2e-5}  # LoRA, full finetuning
 
 
-class JobRequestError(ValueError):
-    def __init__(self, message: str, param: str | None = None, status: int = 400, code: str | None = None):
-        super().__init__(message)
-        self.param = param
-        self.status = status
-        self.code = code
+class JobHyperparameters(BaseModel):
+    """The resolved hyperparameters a job trains with: every "auto" replaced by the engine's choice."""
+
+    n_epochs: int
+    batch_size: int
+    learning_rate_multiplier: float
+    learning_rate: float
+    lora: bool
+    lora_r: int
+    lora_alpha: int
+    checkpoint_steps: int | None = None  # None: about ten checkpoints per job
+    max_length: int = DEFAULT_MAX_LENGTH
 
 
-def _auto(value: Any, default: Any) -> Any:
-    return default if value is None or value == "auto" else value
+class SupervisedJobMethod(BaseModel):
+    hyperparameters: JobHyperparameters
 
 
-def build_job(body: dict, files: FileStore, registry: ModelRegistry) -> dict:
-    """Validate a POST /v1/fine_tuning/jobs body and return the new job object (not yet stored)."""
-    model = body.get("model")
-    if not isinstance(model, str) or not model:
-        raise JobRequestError("'model' is required and must be a string", "model")
-    if model not in registry.specs:
-        raise JobRequestError(
-            f"The model '{model}' does not exist or cannot be finetuned", "model", 404, "model_not_found"
+class JobMethod(BaseModel):
+    type: Literal["supervised"] = "supervised"
+    supervised: SupervisedJobMethod
+    lora: bool
+
+
+class JobError(BaseModel):
+    code: str
+    message: str
+    param: str | None = None
+
+
+class FineTuningJob(BaseModel):
+    """A fine_tuning.job object as OpenAI returns it, and as jobs/<id>/job.json stores it.
+
+    Loads every job.json the engine has written; `metadata` stays as loose as the engine once accepted it.
+    """
+
+    id: str
+    object: Literal["fine_tuning.job"] = "fine_tuning.job"
+    model: str
+    created_at: int
+    finished_at: int | None = None
+    estimated_finish: int | None = None
+    fine_tuned_model: str | None = None
+    organization_id: str = "org-wcse-engine"
+    result_files: list[str] = Field(default_factory=list)
+    status: JobStatus
+    error: JobError | None = None
+    hyperparameters: JobHyperparameters
+    method: JobMethod
+    training_file: str
+    validation_file: str | None = None
+    trained_tokens: int | None = None
+    seed: int = DEFAULT_SEED
+    suffix: str | None = None
+    integrations: list[Any] = Field(default_factory=list)
+    metadata: dict[str, Any] | None = None
+    user_provided_suffix: str | None = None
+
+    @property
+    def fine_tuned_model_id(self) -> str:
+        """The id the finished model is served under: ft:<base>[:<suffix>]:<job-id>."""
+        return f"ft:{self.model}:{self.suffix}:{self.id}" if self.suffix else f"ft:{self.model}:{self.id}"
+
+
+def resolve_hyperparameters(request: FineTuningJobCreate) -> JobHyperparameters:
+    """Fill in the engine's defaults. Values left out or "auto" arrive as None; the rest are already positive."""
+    asked = request.merged_hyperparameters()
+    lora = request.uses_lora()
+    multiplier = asked.learning_rate_multiplier or 1.0
+    lora_r = asked.lora_r or DEFAULT_LORA_R
+    return JobHyperparameters(
+        n_epochs=asked.n_epochs or DEFAULT_EPOCHS,
+        batch_size=asked.batch_size or DEFAULT_BATCH_SIZE,
+        learning_rate_multiplier=multiplier,
+        learning_rate=asked.learning_rate or BASE_LEARNING_RATE[lora] * multiplier,
+        lora=lora,
+        lora_r=lora_r,
+        lora_alpha=asked.lora_alpha or 2 * lora_r,
+        checkpoint_steps=asked.checkpoint_steps,
+        max_length=asked.max_length or DEFAULT_MAX_LENGTH,
+    )
+
+
+def build_job(request: FineTuningJobCreate, files: FileStore, registry: ModelRegistry) -> FineTuningJob:
+    """Check a job request against the registry and the uploaded files; return the new job (not yet stored)."""
+    if request.model not in registry.specs:
+        raise ApiError(
+            404,
+            f"The model '{request.model}' does not exist or cannot be finetuned",
+            param="model",
+            code="model_not_found",
         )
-    training_file = body.get("training_file")
-    if not isinstance(training_file, str) or files.get(training_file) is None:
-        raise JobRequestError(
-            f"Invalid training_file: {training_file!r} is not an uploaded file",
-            "training_file",
-            code="invalid_training_file",
-        )
-    validation_file = body.get("validation_file")
-    if validation_file is not None and (not isinstance(validation_file, str) or files.get(validation_file) is None):
-        raise JobRequestError(
-            f"Invalid validation_file: {validation_file!r} is not an uploaded file",
-            "validation_file",
-            code="invalid_validation_file",
-        )
-    suffix = body.get("suffix")
-    if suffix is not None and (not isinstance(suffix, str) or len(suffix) > 64 or ":" in suffix):
-        raise JobRequestError("'suffix' must be a string of at most 64 characters without ':'", "suffix")
-
-    method = body.get("method") or {}
-    if not isinstance(method, dict):
-        raise JobRequestError("'method' must be an object", "method")
-    method_type = method.get("type", "supervised")
-    if method_type not in ("supervised", "lora", "full"):
-        raise JobRequestError(f"method.type {method_type!r} is not supported (supervised, lora or full)", "method.type")
-    # LoRA is the default; `lora: false` (top level or in method) or method.type "full" asks for full finetuning.
-    lora = method_type != "full"
-    for flag in (body.get("lora"), method.get("lora")):
-        if isinstance(flag, bool):
-            lora = flag
-    raw = dict(body.get("hyperparameters") or {})
-    raw.update(((method.get("supervised") or {}).get("hyperparameters")) or {})
-
-    try:
-        n_epochs = int(_auto(raw.get("n_epochs"), DEFAULT_EPOCHS))
-        batch_size = int(_auto(raw.get("batch_size"), DEFAULT_BATCH_SIZE))
-        multiplier = float(_auto(raw.get("learning_rate_multiplier"), 1.0))
-        learning_rate = float(_auto(raw.get("learning_rate"), BASE_LEARNING_RATE[lora] * multiplier))
-        lora_r = int(_auto(raw.get("lora_r"), 8))
-        lora_alpha = int(_auto(raw.get("lora_alpha"), 2 * lora_r))
-        checkpoint_steps = raw.get("checkpoint_steps")
-        checkpoint_steps = None if checkpoint_steps in (None, "auto") else int(checkpoint_steps)
-        max_length = int(_auto(raw.get("max_length"), 1024))
-    except (TypeError, ValueError) as error:
-        raise JobRequestError(f"invalid hyperparameters: {error}", "hyperparameters") from error
-    if n_epochs < 1 or batch_size < 1 or learning_rate <= 0 or lora_r < 1 or max_length < 8:
-        raise JobRequestError(
-            "hyperparameters must be positive (n_epochs, batch_size, learning rate, lora_r)", "hyperparameters"
-        )
-    hyperparameters = {
-        "n_epochs": n_epochs,
-        "batch_size": batch_size,
-        "learning_rate_multiplier": multiplier,
-        "learning_rate": learning_rate,
-        "lora": lora,
-        "lora_r": lora_r,
-        "lora_alpha": lora_alpha,
-        "checkpoint_steps": checkpoint_steps,
-        "max_length": max_length,
-    }
-    seed = body.get("seed")
-    seed = int(seed) if isinstance(seed, int) else 42
-    return {
-        "id": new_id("ftjob"),
-        "object": "fine_tuning.job",
-        "model": model,
-        "created_at": int(time.time()),
-        "finished_at": None,
-        "estimated_finish": None,
-        "fine_tuned_model": None,
-        "organization_id": "org-wcse-engine",
-        "result_files": [],
-        "status": "validating_files",
-        "error": None,
-        "hyperparameters": hyperparameters,
-        "method": {"type": "supervised", "supervised": {"hyperparameters": hyperparameters}, "lora": lora},
-        "training_file": training_file,
-        "validation_file": validation_file,
-        "trained_tokens": None,
-        "seed": seed,
-        "suffix": suffix,
-        "integrations": [],
-        "metadata": body.get("metadata"),
-        "user_provided_suffix": suffix,
-    }
-
-
-def fine_tuned_model_id(job: dict) -> str:
-    suffix = job.get("suffix")
-    return f"ft:{job['model']}:{suffix}:{job['id']}" if suffix else f"ft:{job['model']}:{job['id']}"
+    for param in ("training_file", "validation_file"):
+        file_id = getattr(request, param)
+        if file_id is not None and files.get(file_id) is None:
+            raise ApiError(
+                400, f"Invalid {param}: {file_id!r} is not an uploaded file", param=param, code=f"invalid_{param}"
+            )
+    hyperparameters = resolve_hyperparameters(request)
+    return FineTuningJob(
+        id=new_id("ftjob"),
+        model=request.model,
+        created_at=int(time.time()),
+        status="validating_files",
+        hyperparameters=hyperparameters,
+        method=JobMethod(supervised=SupervisedJobMethod(hyperparameters=hyperparameters), lora=hyperparameters.lora),
+        training_file=request.training_file,
+        validation_file=request.validation_file,
+        seed=request.seed if request.seed is not None else DEFAULT_SEED,
+        suffix=request.suffix,
+        metadata=request.metadata,
+        user_provided_suffix=request.suffix,
+    )
 
 
 def validate_chat_jsonl(path: Path) -> str | None:
-    """Return None if every line is {"messages": [{role, content}, ...]}, else an error naming the line."""
+    """Return None if every line is a TrainingExample, else an error naming the line (and the field)."""
     rows = 0
     with open(path, encoding="utf-8") as handle:
         for number, line in enumerate(handle, start=1):
             if not line.strip():
                 continue
             try:
-                row = json.loads(line)
-            except json.JSONDecodeError as error:
-                return f"line {number}: not valid JSON ({error.msg})"
-            messages = row.get("messages") if isinstance(row, dict) else None
-            if not isinstance(messages, list) or not messages:
-                return f"line {number}: expected an object with a non-empty 'messages' list"
-            for message in messages:
-                if (
-                    not isinstance(message, dict)
-                    or not isinstance(message.get("content"), str)
-                    or message.get("role") not in ("system", "user", "assistant", "developer")
-                ):
-                    return f"line {number}: each message needs a role (system/user/assistant) and string content"
-            if not any(m["role"] == "assistant" for m in messages):
-                return f"line {number}: no assistant message to learn from"
+                TrainingExample.model_validate_json(line)
+            except ValidationError as error:
+                problem = error.errors()[0]
+                if problem["type"] == "json_invalid":
+                    return f"line {number}: not valid JSON ({problem.get('ctx', {}).get('error', 'malformed')})"
+                field, message = describe(problem)
+                return f"line {number}: {field}: {message}" if field else f"line {number}: {message}"
             rows += 1
     return None if rows else "the file has no examples"
+
+
+class JobStore:
+    """Job records (jobs/<id>/job.json); the server process is their only writer (the worker reports through
+    result/error files)."""
+
+    def __init__(self, root: Path):
+        self.dir = root / "jobs"
+        self.dir.mkdir(parents=True, exist_ok=True)
+        self._lock = threading.Lock()
+
+    def job_dir(self, job_id: str) -> Path:
+        return self.dir / job_id
+
+    def create(self, job: FineTuningJob) -> FineTuningJob:
+        with self._lock:
+            write_model_atomic(self.job_dir(job.id) / "job.json", job)
+        return job
+
+    def get(self, job_id: str) -> FineTuningJob | None:
+        path = self.job_dir(job_id) / "job.json"
+        if "/" in job_id or not path.exists():
+            return None
+        return read_job(path)
+
+    def require(self, job_id: str) -> FineTuningJob:
+        job = self.get(job_id)
+        if job is None:
+            raise job_not_found(job_id)
+        return job
+
+    def transition(self, job_id: str, allowed_from: tuple[JobStatus, ...], **changes: Any) -> FineTuningJob | None:
+        """Update only if the job is still in one of `allowed_from`: a cancel that came first wins the race."""
+        with self._lock:
+            job = self.get(job_id)
+            if job is None or job.status not in allowed_from:
+                return None
+            job = FineTuningJob.model_validate({**job.model_dump(), **changes})
+            write_model_atomic(self.job_dir(job_id) / "job.json", job)
+            return job
+
+    def list(self) -> list[FineTuningJob]:
+        jobs = [read_job(path) for path in self.dir.glob("*/job.json")]
+        return sorted(jobs, key=lambda job: (job.created_at, job.id), reverse=True)
+
+    def find_by_model(self, fine_tuned_model: str) -> FineTuningJob | None:
+        for job in self.list():
+            if job.fine_tuned_model == fine_tuned_model and job.status == "succeeded":
+                return job
+        return None
+
+
+def read_job(path: Path) -> FineTuningJob:
+    return FineTuningJob.model_validate_json(path.read_text())
 
 
 def _die_with_parent() -> None:
@@ -191,8 +248,8 @@ class JobManager:
 
     def start(self) -> None:
         for job in self.jobs.list():
-            if job["status"] == "running":
-                append_event(self.jobs.job_dir(job["id"]), "Engine restarted; the job resumes from its last checkpoint")
+            if job.status == "running":
+                append_event(self.jobs.job_dir(job.id), "Engine restarted; the job resumes from its last checkpoint")
         self._thread.start()
 
     def stop(self) -> None:
@@ -202,20 +259,18 @@ class JobManager:
         if current:
             current[1].terminate()
 
-    def submit(self, body: dict) -> dict:
-        job = build_job(body, self.files, self.registry)
+    def submit(self, request: FineTuningJobCreate) -> FineTuningJob:
+        job = build_job(request, self.files, self.registry)
         self.jobs.create(job)
-        append_event(self.jobs.job_dir(job["id"]), f"Created fine-tuning job: {job['id']}")
+        append_event(self.jobs.job_dir(job.id), f"Created fine-tuning job: {job.id}")
         self._wake.set()
         return job
 
-    def cancel(self, job_id: str) -> dict:
-        job = self.jobs.get(job_id)
-        if job is None:
-            raise KeyError(job_id)
+    def cancel(self, job_id: str) -> FineTuningJob:
+        job = self.jobs.require(job_id)
         cancelled = self.jobs.transition(job_id, ACTIVE_STATUSES, status="cancelled", finished_at=int(time.time()))
         if cancelled is None:
-            raise JobRequestError(f"Job {job_id} has already {job['status']}; it cannot be cancelled", "job_id")
+            raise ApiError(400, f"Job {job_id} has already {job.status}; it cannot be cancelled", param="job_id")
         append_event(self.jobs.job_dir(job_id), "Job cancelled")
         current = self._current
         if current and current[0] == job_id:
@@ -223,10 +278,10 @@ class JobManager:
         return cancelled
 
     # -- the worker loop ---------------------------------------------------------------------------------------
-    def _next_job(self) -> dict | None:
-        active = [job for job in self.jobs.list() if job["status"] in ACTIVE_STATUSES]
+    def _next_job(self) -> FineTuningJob | None:
+        active = [job for job in self.jobs.list() if job.status in ACTIVE_STATUSES]
         # A job interrupted while running goes first, then the oldest.
-        active.sort(key=lambda job: (job["status"] != "running", job["created_at"], job["id"]))
+        active.sort(key=lambda job: (job.status != "running", job.created_at, job.id))
         return active[0] if active else None
 
     def _run(self) -> None:
@@ -239,7 +294,7 @@ class JobManager:
             try:
                 self._process(job)
             except Exception as error:  # never let one job kill the loop
-                self._fail(job["id"], "internal_error", f"{type(error).__name__}: {error}")
+                self._fail(job.id, "internal_error", f"{type(error).__name__}: {error}")
 
     def _fail(self, job_id: str, code: str, message: str, param: str | None = None) -> None:
         failed = self.jobs.transition(
@@ -247,18 +302,18 @@ class JobManager:
             ACTIVE_STATUSES,
             status="failed",
             finished_at=int(time.time()),
-            error={"code": code, "message": message, "param": param},
+            error=JobError(code=code, message=message, param=param),
         )
         if failed is None:  # cancelled meanwhile
             return
         append_event(self.jobs.job_dir(job_id), f"Job failed: {message}", level="error")
 
-    def _process(self, job: dict) -> None:
-        job_id = job["id"]
+    def _process(self, job: FineTuningJob) -> None:
+        job_id = job.id
         job_dir = self.jobs.job_dir(job_id)
-        if job["status"] == "validating_files":
+        if job.status == "validating_files":
             for param in ("training_file", "validation_file"):
-                file_id = job.get(param)
+                file_id = getattr(job, param)
                 if file_id is None:
                     continue
                 problem = validate_chat_jsonl(self.files.content_path(file_id))
@@ -269,10 +324,10 @@ class JobManager:
             if self.jobs.transition(job_id, ("validating_files",), status="queued") is None:
                 return  # cancelled meanwhile
             append_event(job_dir, "Job enqueued")
-        base_path = self.registry.materialize(job["model"])
+        base_path = self.registry.materialize(job.model)
         if self.jobs.transition(job_id, ("queued", "running"), status="running") is None:
             return
-        if job["status"] != "running":
+        if job.status != "running":
             append_event(job_dir, "Fine-tuning job started")
         result_path, error_path = job_dir / "result.json", job_dir / "error.json"
         if result_path.exists() and (job_dir / "model").exists():
@@ -290,10 +345,10 @@ class JobManager:
             "--base-model-path",
             str(base_path),
             "--training-file",
-            str(self.files.content_path(job["training_file"])),
+            str(self.files.content_path(job.training_file)),
         ]
-        if job.get("validation_file"):
-            command += ["--validation-file", str(self.files.content_path(job["validation_file"]))]
+        if job.validation_file:
+            command += ["--validation-file", str(self.files.content_path(job.validation_file))]
         log = open(job_dir / "worker.log", "ab")
         process = subprocess.Popen(
             command,
@@ -303,14 +358,14 @@ class JobManager:
             env={**os.environ, "HF_HUB_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"},
         )
         self._current = (job_id, process)
-        if self.jobs.get(job_id)["status"] == "cancelled":  # cancelled between the check above and the spawn
+        if self._status(job_id) == "cancelled":  # cancelled between the check above and the spawn
             process.terminate()
         try:
             return_code = process.wait()
         finally:
             self._current = None
             log.close()
-        if self._stop.is_set() or self.jobs.get(job_id)["status"] == "cancelled":
+        if self._stop.is_set() or self._status(job_id) == "cancelled":
             return  # shutting down (the job stays 'running' and resumes next start) or cancelled
         if return_code == 0 and result_path.exists():
             self._finish(job, result_path)
@@ -321,11 +376,15 @@ class JobManager:
             tail = (job_dir / "worker.log").read_text(errors="replace")[-800:]
             self._fail(job_id, "training_failed", f"worker exited with code {return_code}: {tail}")
 
-    def _finish(self, job: dict, result_path: Path) -> None:
+    def _status(self, job_id: str) -> JobStatus | None:
+        job = self.jobs.get(job_id)
+        return job.status if job else None
+
+    def _finish(self, job: FineTuningJob, result_path: Path) -> None:
         result = json.loads(result_path.read_text())
-        model_id = fine_tuned_model_id(job)
+        model_id = job.fine_tuned_model_id
         finished = self.jobs.transition(
-            job["id"],
+            job.id,
             ("running",),
             status="succeeded",
             finished_at=int(time.time()),
@@ -333,6 +392,6 @@ class JobManager:
             trained_tokens=result["trained_tokens"],
         )
         if finished is not None:
-            job_dir = self.jobs.job_dir(job["id"])
+            job_dir = self.jobs.job_dir(job.id)
             append_event(job_dir, f"New fine-tuned model created: {model_id}")
             append_event(job_dir, "The job has successfully completed")

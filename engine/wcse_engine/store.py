@@ -1,5 +1,7 @@
 """On-disk state under --state-dir: uploaded files and fine-tuning jobs, as JSON written atomically.
 
+This module holds the files and the helpers both stores use; jobs.py holds the job record and its store.
+
 Layout:
     files/<file-id>.json          OpenAI file object
     files/<file-id>.data          the uploaded bytes
@@ -17,10 +19,13 @@ import json
 import os
 import secrets
 import tempfile
-import threading
 import time
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
+
+from pydantic import BaseModel
+
+from .errors import file_not_found
 
 
 def new_id(prefix: str) -> str:
@@ -35,6 +40,10 @@ def write_json_atomic(path: Path, data: Any) -> None:
         out.flush()
         os.fsync(out.fileno())
     os.replace(tmp, path)
+
+
+def write_model_atomic(path: Path, record: BaseModel) -> None:
+    write_json_atomic(path, record.model_dump(mode="json"))
 
 
 def append_event(job_dir: Path, message: str, level: str = "info", data: dict | None = None) -> None:
@@ -65,40 +74,50 @@ def read_events(job_dir: Path) -> list[dict]:
     return events
 
 
+class FileObject(BaseModel):
+    """An uploaded file, as OpenAI describes it (files/<id>.json)."""
+
+    id: str
+    object: Literal["file"] = "file"
+    bytes: int
+    created_at: int
+    filename: str
+    purpose: str
+    status: str = "processed"
+    status_details: str | None = None
+
+
 class FileStore:
     def __init__(self, root: Path):
         self.dir = root / "files"
         self.dir.mkdir(parents=True, exist_ok=True)
 
-    def create(self, filename: str, purpose: str, content: bytes) -> dict:
-        file_id = new_id("file")
-        data_path = self.dir / f"{file_id}.data"
-        data_path.write_bytes(content)
-        record = {
-            "id": file_id,
-            "object": "file",
-            "bytes": len(content),
-            "created_at": int(time.time()),
-            "filename": filename,
-            "purpose": purpose,
-            "status": "processed",
-            "status_details": None,
-        }
-        write_json_atomic(self.dir / f"{file_id}.json", record)
+    def create(self, filename: str, purpose: str, content: bytes) -> FileObject:
+        record = FileObject(
+            id=new_id("file"), bytes=len(content), created_at=int(time.time()), filename=filename, purpose=purpose
+        )
+        self.content_path(record.id).write_bytes(content)
+        write_model_atomic(self.dir / f"{record.id}.json", record)
         return record
 
-    def get(self, file_id: str) -> dict | None:
+    def get(self, file_id: str) -> FileObject | None:
         path = self.dir / f"{file_id}.json"
         if "/" in file_id or not path.exists():
             return None
-        return json.loads(path.read_text())
+        return FileObject.model_validate_json(path.read_text())
+
+    def require(self, file_id: str) -> FileObject:
+        record = self.get(file_id)
+        if record is None:
+            raise file_not_found(file_id)
+        return record
 
     def content_path(self, file_id: str) -> Path:
         return self.dir / f"{file_id}.data"
 
-    def list(self) -> list[dict]:
-        records = [json.loads(p.read_text()) for p in self.dir.glob("file-*.json")]
-        return sorted(records, key=lambda r: r["created_at"], reverse=True)
+    def list(self) -> list[FileObject]:
+        records = [FileObject.model_validate_json(p.read_text()) for p in self.dir.glob("file-*.json")]
+        return sorted(records, key=lambda record: record.created_at, reverse=True)
 
     def delete(self, file_id: str) -> bool:
         if self.get(file_id) is None:
@@ -106,46 +125,3 @@ class FileStore:
         (self.dir / f"{file_id}.json").unlink()
         self.content_path(file_id).unlink(missing_ok=True)
         return True
-
-
-class JobStore:
-    """Job objects; the server process is their only writer (the worker reports through result/error files)."""
-
-    def __init__(self, root: Path):
-        self.dir = root / "jobs"
-        self.dir.mkdir(parents=True, exist_ok=True)
-        self._lock = threading.Lock()
-
-    def job_dir(self, job_id: str) -> Path:
-        return self.dir / job_id
-
-    def create(self, job: dict) -> dict:
-        with self._lock:
-            write_json_atomic(self.job_dir(job["id"]) / "job.json", job)
-        return job
-
-    def get(self, job_id: str) -> dict | None:
-        path = self.job_dir(job_id) / "job.json"
-        if "/" in job_id or not path.exists():
-            return None
-        return json.loads(path.read_text())
-
-    def transition(self, job_id: str, allowed_from: tuple[str, ...], **changes: Any) -> dict | None:
-        """Update only if the job is still in one of `allowed_from`: a cancel that came first wins the race."""
-        with self._lock:
-            job = self.get(job_id)
-            if job is None or job["status"] not in allowed_from:
-                return None
-            job.update(changes)
-            write_json_atomic(self.job_dir(job_id) / "job.json", job)
-            return job
-
-    def list(self) -> list[dict]:
-        jobs = [json.loads(p.read_text()) for p in self.dir.glob("*/job.json")]
-        return sorted(jobs, key=lambda j: (j["created_at"], j["id"]), reverse=True)
-
-    def find_by_model(self, fine_tuned_model: str) -> dict | None:
-        for job in self.list():
-            if job.get("fine_tuned_model") == fine_tuned_model and job["status"] == "succeeded":
-                return job
-        return None

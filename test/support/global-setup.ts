@@ -17,6 +17,7 @@ declare module 'vitest' {
 
 let stateDir = '';
 let serverPid = 0;
+let bundlePath = '';
 
 export async function setup(project: TestProject): Promise<void> {
   stateDir = await mkdtemp(path.join(os.tmpdir(), 'wcse-test-temporal-'));
@@ -31,7 +32,8 @@ export async function setup(project: TestProject): Promise<void> {
   const bundle = await bundleWorkflowCode({ workflowsPath: WORKFLOWS_PATH, logger: quietLogger });
   const bundleDir = path.resolve('test/.tmp');
   await mkdir(bundleDir, { recursive: true });
-  const bundlePath = path.join(bundleDir, 'workflow-bundle.js');
+  // One bundle per test run, so two runs in one checkout never read each other's bundle.
+  bundlePath = path.join(bundleDir, `workflow-bundle-${process.pid}.js`);
   await writeFile(bundlePath, bundle.code);
   project.provide('temporalAddress', server.address);
   project.provide('workflowBundlePath', bundlePath);
@@ -46,6 +48,7 @@ export async function teardown(): Promise<void> {
     }
   }
   if (stateDir) await rm(stateDir, { recursive: true, force: true });
+  if (bundlePath) await rm(bundlePath, { force: true });
 }
 
 const quietLogger = {

@@ -6,7 +6,7 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { inject } from 'vitest';
+import { afterAll, beforeAll, inject } from 'vitest';
 import { validateConfig, type ExperimentConfig } from '../../core/config.js';
 import { createWorker } from '../../workers/worker.js';
 import {
@@ -143,29 +143,30 @@ export async function runExperiment(
 
 /** The message of the innermost cause of a workflow failure (the CLI prints the same). */
 export { rootCause as rootCauseMessage } from '../../cli/run.js';
+/** The type of the innermost ApplicationFailure of a workflow failure (core/failures.ts names them). */
+export { rootFailureType } from '../../core/failures.js';
 
 export { WorkflowFailedError };
 
-/** What most workflow tests need: a problem set, a scripted endpoint, a worker and a client. */
-export interface StudyFixture {
+/** A temporary directory with a problem set (writeProblems) and a scripted endpoint that answers it. */
+export interface ScriptedStudy {
   dir: string;
   problemsFile: string;
   gold: Map<string, string>;
   server: ScriptedServer;
-  worker: RunningWorker;
-  client: Client;
-  close(): Promise<void>;
 }
 
-/**
- * Default endpoint scripts: `weak` answers half its samples correctly, all distinct; `strong` answers every
- * sample correctly with one unique text per question.
- */
-export async function startStudyFixture(options: {
+export interface ScriptedStudyOptions {
   name: string;
   questions: number;
+  /**
+   * The endpoint's models. By default `weak` answers half its samples correctly, all distinct, and `strong`
+   * answers every sample correctly with one unique text per question.
+   */
   models?: (gold: ReturnType<typeof goldTable>) => Record<string, ModelScript>;
-}): Promise<StudyFixture> {
+}
+
+export async function startScriptedStudy(options: ScriptedStudyOptions): Promise<ScriptedStudy> {
   const dir = await tempDir(options.name);
   const problems = await writeProblems(dir, options.questions);
   const gold = goldTable(Object.fromEntries(problems.gold));
@@ -175,21 +176,65 @@ export async function startStudyFixture(options: {
       strong: answerScript({ gold, correctFraction: 1, variants: 1 }),
     },
   });
+  return { dir, problemsFile: problems.file, gold: problems.gold, server };
+}
+
+/** What most workflow tests need: a scripted study, a worker and a client. */
+export interface StudyFixture extends ScriptedStudy {
+  worker: RunningWorker;
+  client: Client;
+  close(): Promise<void>;
+}
+
+export async function startStudyFixture(options: ScriptedStudyOptions): Promise<StudyFixture> {
+  const study = await startScriptedStudy(options);
   const { client, connection } = await temporalClient();
   const worker = await startWorker(uniqueId(`tq-${options.name}`));
   return {
-    dir,
-    problemsFile: problems.file,
-    gold: problems.gold,
-    server,
+    ...study,
     worker,
     client,
     async close() {
       await worker.stop();
       await connection.close();
-      await server.close();
+      await study.server.close();
     },
   };
+}
+
+/**
+ * A StudyFixture for the tests of the enclosing `describe`: started before them, closed after them. The
+ * returned object is filled in by the time the first test runs.
+ */
+export function useStudyFixture(options: ScriptedStudyOptions): StudyFixture {
+  const fixture = {} as StudyFixture;
+  beforeAll(async () => {
+    Object.assign(fixture, await startStudyFixture(options));
+  });
+  afterAll(async () => {
+    await fixture.close?.();
+  });
+  return fixture;
+}
+
+/**
+ * A client for the tests of the enclosing `describe`, and with `workerName` a worker on a task queue of its
+ * own; closed after the tests. The returned object is filled in by the time the first test runs.
+ */
+export function useTemporal(): { client: Client };
+export function useTemporal(workerName: string): { client: Client; worker: RunningWorker };
+export function useTemporal(workerName?: string): { client: Client; worker?: RunningWorker } {
+  const fixture = {} as { client: Client; worker?: RunningWorker };
+  let connection: Connection | undefined;
+  beforeAll(async () => {
+    ({ client: fixture.client, connection } = await temporalClient());
+    if (workerName) fixture.worker = await startWorker(uniqueId(`tq-${workerName}`));
+  });
+  afterAll(async () => {
+    await fixture.worker?.stop();
+    await connection?.close();
+  });
+  return fixture;
 }
 
 /** The generic problem-set config block for files written by writeProblems. */

@@ -1,0 +1,1 @@
+"""One APIRouter per OpenAI resource; create_app (app.py) includes them all."""

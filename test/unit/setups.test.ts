@@ -1,0 +1,87 @@
+// The setup rules the experiment workflow applies: which setup evaluates a shared base model, and how the
+// others receive that evaluation.
+import { describe, expect, it } from 'vitest';
+import type { EvalResult, Setup } from '../../core/results.js';
+import { baseEvaluators, safeId, withSharedBase, type SetupRuns } from '../../core/setups.js';
+
+const at = (baseURL: string, model: string) => ({ baseURL, model });
+
+function evalOf(setup: Setup, model: string): EvalResult {
+  return {
+    evalId: `base-${model}`,
+    model,
+    baseURL: 'http://a/v1',
+    kind: 'base',
+    setup,
+    data: null,
+    n: 4,
+    correct: 1,
+    accuracy: 0.25,
+    ci: { low: 0, high: 1 },
+    k: 1,
+    passAtK: null,
+    majAtK: null,
+    byLevel: {},
+    ledger: { requests: 0, samples: 0, promptTokens: 0, completionTokens: 0, flops: 0, usd: 0 },
+    verifierVersion: 'test',
+  };
+}
+
+function runs(setup: Setup, base: EvalResult | null): SetupRuns {
+  return { setup, trainedRole: setup, baseModel: 'm', base, runs: {}, skipped: {} };
+}
+
+describe('base evaluation dedup', () => {
+  it('gives every setup its own base evaluation when all models differ', () => {
+    const owners = baseEvaluators([
+      { setup: 'student', model: at('http://a/v1', 's') },
+      { setup: 'wc', model: at('http://a/v1', 'w') },
+      { setup: 'se', model: at('http://a/v1', 'e') },
+    ]);
+    expect([...owners]).toEqual([
+      ['student', 'student'],
+      ['wc', 'wc'],
+      ['se', 'se'],
+    ]);
+  });
+
+  it('lets the first setup on a shared endpoint and model evaluate it for the others', () => {
+    const owners = baseEvaluators([
+      { setup: 'student', model: at('http://a/v1', 'w') },
+      { setup: 'wc', model: at('http://a/v1', 'w') },
+      { setup: 'se', model: at('http://a/v1', 'e') },
+    ]);
+    expect(owners.get('student')).toBe('student');
+    expect(owners.get('wc')).toBe('student');
+    expect(owners.get('se')).toBe('se');
+  });
+
+  it('treats the same model id on another endpoint as another model', () => {
+    const owners = baseEvaluators([
+      { setup: 'wc', model: at('http://a/v1', 'w') },
+      { setup: 'se', model: at('http://b/v1', 'w') },
+    ]);
+    expect(owners.get('se')).toBe('se');
+  });
+
+  it('fills in shared base evaluations from their owner and fails loudly when one is missing', () => {
+    const owners = baseEvaluators([
+      { setup: 'student', model: at('http://a/v1', 'w') },
+      { setup: 'wc', model: at('http://a/v1', 'w') },
+    ]);
+    const studentBase = evalOf('student', 'w');
+    const merged = withSharedBase([runs('student', studentBase), runs('wc', null)], owners);
+    expect(merged.map((r) => [r.setup, r.base])).toEqual([
+      ['student', studentBase],
+      ['wc', studentBase],
+    ]);
+    expect(() => withSharedBase([runs('student', null), runs('wc', null)], owners)).toThrow(
+      /setup student: no base evaluation/,
+    );
+  });
+
+  it('turns a model id into one path segment', () => {
+    expect(safeId('org/model:v1 beta')).toBe('org_model_v1_beta');
+    expect(safeId('plain-model_1.5')).toBe('plain-model_1.5');
+  });
+});
