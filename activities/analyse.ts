@@ -15,7 +15,7 @@ import { callChat } from './endpoint.js';
 import { heartbeatEvery, heartbeatWhile } from './heartbeat.js';
 import { problemsById } from './run-data.js';
 import { openStore, readJson, writeJson } from './store.js';
-import { loadVerifiedSamples } from './verify.js';
+import { countExtractionFailures, loadVerifiedSamples } from './verify.js';
 
 export async function analyseRun(input: { runDir: string }): Promise<{ artifact: string }> {
   const store = openStore(input.runDir);
@@ -27,12 +27,17 @@ export async function analyseRun(input: { runDir: string }): Promise<{ artifact:
     for (const problem of problems.values()) {
       byQuestion.set(problem.id, { questionId: problem.id, level: problem.level, samples: [] });
     }
-    for (const sample of await loadVerifiedSamples(store, source)) {
+    const verified = await loadVerifiedSamples(store, source);
+    for (const sample of verified) {
       byQuestion.get(sample.questionId)?.samples.push({ correct: sample.correct, text: sample.text });
     }
     await beat({ source, stage: 'loaded' });
     const fpr = await readJson<FprResult>(store, judgeResultKey(source));
-    sources[source] = { ...sourceMetrics([...byQuestion.values()]), fpr };
+    sources[source] = {
+      ...sourceMetrics([...byQuestion.values()]),
+      fpr,
+      extractionFailures: countExtractionFailures(verified),
+    };
     await beat({ source, stage: 'measured' });
   }
   const metrics: MetricsFile = {
@@ -42,11 +47,19 @@ export async function analyseRun(input: { runDir: string }): Promise<{ artifact:
         'drawn without replacement (unbiased pass@k estimator).',
       diversityAtK:
         'Expected number of unique correct solutions per question among k of the S samples, drawn ' +
-        'without replacement.',
+        'without replacement, averaged over all questions (a question with no correct sample counts as 0).',
+      diversityAtKSolved:
+        'The same expected number of unique correct solutions among k of the S samples, summed over all ' +
+        'questions and divided by the number of solved questions (those with at least one correct sample ' +
+        'among all S). At k = S it is the mean number of unique correct solutions of a solved question. It ' +
+        'is not conditioned on a correct sample among the k drawn.',
       uniqueSolution: UNIQUE_SOLUTION_DEFINITION,
       fpr:
         'Among judged solutions whose final answer is correct, the fraction whose reasoning the judge ' +
         'model called INVALID; 95% Wilson interval.',
+      extractionFailure:
+        'A sample in which the verifier found no final answer to grade: none in the text (no-answer), or ' +
+        'the output was cut off at the token limit (truncated). Both count as incorrect.',
     },
     sources,
   };

@@ -12,6 +12,8 @@ import { loadVerifiedSamples } from './verify.js';
 export interface BuildDatasetInput {
   runDir: string;
   source: Source;
+  /** Drop repeated solutions of a question (default false: every correct solution, as in the paper). */
+  dedupe?: boolean;
   maxPerQuestion?: number;
   validationFraction: number;
   seed: number;
@@ -52,9 +54,13 @@ export async function buildDataset(input: BuildDatasetInput): Promise<DatasetMan
     train: await write('train'),
     validation: await write('validation'),
     correctSamples: correct.length,
+    dedupe: input.dedupe ?? false,
+    duplicates: selection.duplicates,
     duplicatesDropped: selection.duplicatesDropped,
     cappedDropped: selection.cappedDropped,
     maxPerQuestion: input.maxPerQuestion ?? null,
+    questionsWithheld: new Set(selection.validation.map((row) => row.questionId)).size,
+    validationFraction: input.validationFraction,
   };
   await writeJson(store, datasetManifestKey(input.source), manifest);
   return manifest;

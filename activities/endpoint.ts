@@ -2,6 +2,7 @@
 // environment here (never from workflow inputs), concurrency and rate limits per worker process, and one
 // call path (`callChat`) that sampling, evaluation and the judge share, so every chat request honours the
 // same limits and fails the same way: as a Temporal failure that says whether a retry can help.
+import { Context } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
 import { setMaxListeners } from 'node:events';
 import OpenAI from 'openai';
@@ -10,16 +11,41 @@ import type {
   ChatCompletionCreateParamsNonStreaming,
 } from 'openai/resources/chat/completions';
 import type { ModelConfig } from '../core/config.js';
-import { failure, FailureType, httpFailure, isRetryableStatus } from '../core/failures.js';
+import {
+  failure,
+  FailureType,
+  httpFailure,
+  isRetryableStatus,
+  notAChatCompletion,
+} from '../core/failures.js';
+import { redact } from '../core/redact.js';
 
 /** The fields of a model config that identify its endpoint; nothing secret. */
 export type EndpointConfig = Pick<ModelConfig, 'baseURL' | 'apiKeyEnv' | 'requestTimeoutSeconds'>;
 
 const clients = new Map<string, OpenAI>();
 
+/** Every API key this process has read: removed from any endpoint text before it is recorded anywhere. */
+const knownSecrets = new Set<string>();
+
+/**
+ * Text that came from an endpoint (an error body, a job's error, an event), safe to put in a Temporal
+ * failure, a log line or the CLI: every API key this process knows and anything that looks like a
+ * credential redacted, cut to a few KB (`core/redact.ts`).
+ */
+export function redactEndpointText(text: string): string {
+  return redact(text, knownSecrets);
+}
+
+/** The local engine's bearer token (engine/wcse_engine/security.py): sent when set, optional when not. */
+export const ENGINE_API_KEY_ENV = 'WCSE_ENGINE_API_KEY';
+
 export function apiKeyFor(endpoint: Pick<ModelConfig, 'apiKeyEnv'>): string {
   if (!endpoint.apiKeyEnv) return 'not-needed';
   const key = process.env[endpoint.apiKeyEnv];
+  // An engine started without a token accepts any request from this machine.
+  if (!key && endpoint.apiKeyEnv === ENGINE_API_KEY_ENV) return 'not-needed';
+  if (key) knownSecrets.add(key);
   if (!key) {
     throw failure(
       FailureType.MissingApiKey,
@@ -200,6 +226,57 @@ export function limitsFor(model: ModelConfig): EndpointLimits {
   return entry;
 }
 
+/**
+ * Endpoints (baseURL + model) whose usage undercounts a multi-choice response: llama.cpp's llama-server
+ * reports choice 0's tokens only (core/usage.ts). This worker sends them one choice per request, so their
+ * usage is exact.
+ */
+const undercountingEndpoints = new Set<string>();
+/** Per baseURL: the one look at its model list that tells a llama-server before any n > 1 request. */
+const modelListChecks = new Map<string, Promise<void>>();
+
+function endpointKey(model: Pick<ModelConfig, 'baseURL' | 'model'>): string {
+  return `${model.baseURL}\u0000${model.model}`;
+}
+
+/** Choices to ask for in one request when `wanted` are still needed: 1 where `n` is unsupported or undercounted. */
+export function choicesPerRequest(model: ModelConfig, wanted: number): number {
+  return model.supportsN && !undercountingEndpoints.has(endpointKey(model))
+    ? Math.min(wanted, model.maxN)
+    : 1;
+}
+
+/** From now on (in this worker), `model` gets one choice per request: its usage undercounted n choices. */
+export function noteChoiceUndercount(model: ModelConfig): void {
+  undercountingEndpoints.add(endpointKey(model));
+}
+
+/**
+ * Before the first multi-choice request to an endpoint, one `GET /models` (free: nothing is generated):
+ * a llama-server (models `owned_by: "llamacpp"`) gets one choice per request from the start. Any error
+ * leaves things as they are; `chargedUsage` still catches an undercount in the responses.
+ */
+export async function checkChoiceUsage(model: ModelConfig, signal: AbortSignal): Promise<void> {
+  if (!model.supportsN || model.maxN < 2) return;
+  let check = modelListChecks.get(model.baseURL);
+  if (!check) {
+    check = (async () => {
+      try {
+        const page = await clientFor(model).models.list({ signal, timeout: 10_000 });
+        if (page.data.some((entry) => (entry as { owned_by?: unknown }).owned_by === 'llamacpp')) {
+          for (const entry of page.data)
+            undercountingEndpoints.add(endpointKey({ ...model, model: entry.id }));
+          undercountingEndpoints.add(endpointKey(model));
+        }
+      } catch {
+        modelListChecks.delete(model.baseURL);
+      }
+    })();
+    modelListChecks.set(model.baseURL, check);
+  }
+  await check;
+}
+
 export interface ChatCall {
   /** What the call is for, named in failure messages: e.g. "se model m at http://host/v1". */
   what: string;
@@ -213,6 +290,13 @@ export interface ChatCall {
    * once one of its requests has failed.
    */
   stillWanted?: () => boolean;
+  /**
+   * Awaited just before the request goes out, after every wait: from here on it may be billed (sampling
+   * logs the send here, so a response lost to a crash is counted as paid).
+   */
+  beforeSend?: () => Promise<void>;
+  /** The activity attempt (default: the current activity's), for failures retried only a few times. */
+  attempt?: number;
 }
 
 export interface ChatResponse {
@@ -245,11 +329,16 @@ export async function callChat(
     await requests?.take(1, call.signal);
     await tokens?.take(call.promptTokensBound + (body.n ?? 1) * (body.max_tokens ?? 0), call.signal);
     if (!wanted()) return null;
+    await call.beforeSend?.();
     const { data, request_id } = await client.chat.completions
       .create(body, { signal: call.signal })
       .withResponse();
-    if (!data || !Array.isArray(data.choices)) {
-      throw failure(FailureType.MalformedResponse, `${call.what}: the response has no choices array`);
+    const notCompletion = notAChatCompletionReason(data);
+    if (notCompletion !== null) {
+      throw notAChatCompletion(
+        redactEndpointText(`${call.what}: HTTP 200 but ${notCompletion}`),
+        call.attempt ?? currentAttempt(),
+      );
     }
     return { data, requestId: request_id ?? data.id ?? null };
   } catch (error) {
@@ -257,6 +346,34 @@ export async function callChat(
     throw toTemporalFailure(error, call.what);
   } finally {
     release?.();
+  }
+}
+
+/**
+ * Why a 200 answer is not a chat completion (null when it is one): the openai client hands back a
+ * non-JSON body (an HTML page from a proxy or a wrong baseURL) as a string, and JSON as it came.
+ */
+function notAChatCompletionReason(data: unknown): string | null {
+  if (typeof data === 'string') {
+    return `the body is not JSON (a web page or a proxy's answer?): ${JSON.stringify(data.slice(0, 300))}`;
+  }
+  if (typeof data !== 'object' || data === null || Array.isArray(data)) {
+    return `the body is not a JSON object: ${JSON.stringify(data)?.slice(0, 300)}`;
+  }
+  const record = data as Record<string, unknown>;
+  if (Array.isArray(record.choices)) return null;
+  if ('error' in record) {
+    return `the body is an error object, not a chat completion: ${JSON.stringify(record.error)?.slice(0, 1000)}`;
+  }
+  return `the body has no choices array (keys: ${Object.keys(record).slice(0, 20).join(', ')})`;
+}
+
+/** The current activity's attempt, or 1 outside an activity. */
+function currentAttempt(): number {
+  try {
+    return Context.current().info.attempt;
+  } catch {
+    return 1;
   }
 }
 
@@ -269,7 +386,8 @@ export function toTemporalFailure(error: unknown, what: string): Error {
   if (error instanceof TemporalFailure) return error;
   if (error instanceof OpenAI.APIError && error.status !== undefined) {
     const status = error.status;
-    const detail = `${what}: HTTP ${status}: ${error.message}`;
+    // The body is the endpoint's text: it may echo the key or be megabytes long.
+    const detail = `${what}: HTTP ${status}: ${redactEndpointText(error.message)}`;
     if (isRetryableStatus(status)) return httpFailure(status, detail, retryAfterMs(error.headers));
     const hint =
       status === 401 || status === 403
@@ -283,10 +401,10 @@ export function toTemporalFailure(error: unknown, what: string): Error {
     return failure(FailureType.Timeout, `${what}: request timed out`);
   }
   if (error instanceof OpenAI.APIConnectionError) {
-    return failure(FailureType.ConnectionError, `${what}: ${error.message}`);
+    return failure(FailureType.ConnectionError, `${what}: ${redactEndpointText(error.message)}`);
   }
   const message = error instanceof Error ? error.message : String(error);
-  return failure(FailureType.MalformedResponse, `${what}: ${message}`);
+  return failure(FailureType.MalformedResponse, `${what}: ${redactEndpointText(message)}`);
 }
 
 /**

@@ -5,5 +5,6 @@ export { verifySource } from './verify.js';
 export { analyseRun, judgeFalsePositives } from './analyse.js';
 export { buildDataset } from './datasets.js';
 export { runFinetuneJob } from './finetune/job.js';
+export { validateCheckpoint } from './finetune/selection.js';
 export { evaluateModel } from './evaluate.js';
 export { writeReport } from './report.js';

@@ -25,7 +25,36 @@ const DEFAULT_FIELDS: Record<
   generic: {},
 };
 
+/**
+ * The problems a config names: every row of the file less the `holdOut` questions, then the `limit`
+ * subset. Errors name the file, line and field.
+ */
 export async function readProblemSet(config: ProblemsConfig): Promise<Problem[]> {
+  const all = await readAllProblems(config);
+  const heldOut = new Set(heldOutOf(all, config).map((problem) => problem.id));
+  return selectSubset(
+    all.filter((problem) => !heldOut.has(problem.id)),
+    config,
+  );
+}
+
+/** The `holdOut` questions of a training problem file (model selection's validation set), or []. */
+export async function readHeldOutProblems(config: ProblemsConfig): Promise<Problem[]> {
+  return config.holdOut ? heldOutOf(await readAllProblems(config), config) : [];
+}
+
+/** A seeded subset of its own (keys differ from `limit`'s), so holding out never depends on `limit`. */
+function heldOutOf(all: Problem[], config: ProblemsConfig): Problem[] {
+  if (!config.holdOut) return [];
+  if (config.holdOut >= all.length) {
+    throw new DatasetError(config.path, [
+      `problems.holdOut: ${config.holdOut} held-out questions would leave none of the file's ${all.length} to train on`,
+    ]);
+  }
+  return seededSubset(all, config.holdOut, config.seed ?? 0, (problem) => `hold-out\u0000${problem.id}`);
+}
+
+async function readAllProblems(config: ProblemsConfig): Promise<Problem[]> {
   const fields = { ...DEFAULT_FIELDS[config.kind], ...config.fields };
   if (!fields.question || !fields.answer) {
     throw new DatasetError(config.path, [
@@ -85,7 +114,7 @@ export async function readProblemSet(config: ProblemsConfig): Promise<Problem[]>
   }
   if (errors.length) throw new DatasetError(config.path, errors);
   if (problems.length === 0) throw new DatasetError(config.path, ['the file holds no problems']);
-  return selectSubset(problems, config);
+  return problems;
 }
 
 function stringField(record: Record<string, unknown>, field: string | undefined): string | null {

@@ -14,6 +14,7 @@ import type { Plan } from '../core/plan.js';
 import { renderHeadline, renderMarkdown } from '../core/report/markdown.js';
 import { buildReportDocument, type ReportDocument } from '../core/report/model.js';
 import { coverageChartSvg, diversityChartSvg, finetuneChartSvg } from '../core/report/svg.js';
+import { majorityChartSvg } from '../core/report/majority-chart.js';
 import type { SetupResult } from '../core/results.js';
 import type { DatasetManifest, MetricsFile, SamplingResult } from '../core/records.js';
 import { openStore, readJson, writeJson, type ArtifactStore } from './store.js';
@@ -62,6 +63,12 @@ export async function writeReport(input: ReportInput): Promise<ReportSummary> {
     // A report re-made without finetuning must not link a stale chart from an earlier version.
     await store.remove(chartKey('finetune', 'svg'));
     await store.remove(chartKey('finetune', 'png'));
+  }
+  const majority = majorityChartSvg(doc.evaluations);
+  if (majority) charts.push({ name: 'majority', svg: majority });
+  else {
+    await store.remove(chartKey('majority', 'svg'));
+    await store.remove(chartKey('majority', 'png'));
   }
   doc.charts = await writeCharts(store, charts, doc);
 

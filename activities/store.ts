@@ -3,6 +3,7 @@
 // artifact or none, and "the artifact exists" can mean "this work is done and paid for".
 import { createHash, randomUUID } from 'node:crypto';
 import {
+  link,
   mkdir,
   open,
   readFile,
@@ -21,6 +22,11 @@ export interface ArtifactStore {
   readonly location: string;
   read(key: string): Promise<Buffer | null>;
   write(key: string, data: string | Buffer): Promise<void>;
+  /**
+   * Writes the key only if it does not exist yet, atomically (two writers racing: exactly one wins).
+   * True when this call wrote it.
+   */
+  createOnce(key: string, data: string | Buffer): Promise<boolean>;
   exists(key: string): Promise<boolean>;
   /** Keys directly under a prefix ("dir"), sorted. */
   list(prefix: string): Promise<string[]>;
@@ -55,6 +61,12 @@ export async function readLog<T>(store: ArtifactStore, key: string): Promise<T[]
   return rows;
 }
 
+/** No such file: ENOENT, or ENOTDIR where a file stands in the place of one of its directories. */
+function isAbsent(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
+
 /** A run directory on local (or network-mounted) disk. */
 export class LocalStore implements ArtifactStore {
   constructor(readonly location: string) {}
@@ -73,7 +85,7 @@ export class LocalStore implements ArtifactStore {
     try {
       return await readFile(this.resolve(key));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return null;
+      if (isAbsent(error)) return null;
       throw error;
     }
   }
@@ -89,6 +101,23 @@ export class LocalStore implements ArtifactStore {
       await writeFile(temporary, data);
     }
     await rename(temporary, target);
+  }
+
+  async createOnce(key: string, data: string | Buffer): Promise<boolean> {
+    const target = this.resolve(key);
+    const temporary = `${target}.tmp-${randomUUID()}`;
+    await mkdir(path.dirname(target), { recursive: true });
+    await writeFile(temporary, data);
+    try {
+      // link() fails if the target exists: a whole file appears, or none, and never over another's.
+      await link(temporary, target);
+      return true;
+    } catch (error) {
+      if ((error as NodeJS.ErrnoException).code === 'EEXIST') return false;
+      throw error;
+    } finally {
+      await rm(temporary, { force: true });
+    }
   }
 
   async openLog(key: string): Promise<ArtifactLog> {
@@ -123,7 +152,7 @@ export class LocalStore implements ArtifactStore {
         .sort()
         .map((name) => path.posix.join(prefix, name));
     } catch (error) {
-      if ((error as NodeJS.ErrnoException).code === 'ENOENT') return [];
+      if (isAbsent(error)) return [];
       throw error;
     }
   }
@@ -193,23 +222,65 @@ export function sha256(data: string | Buffer): string {
   return createHash('sha256').update(data).digest('hex');
 }
 
+/** A CorruptArtifact failure naming the file (and line) of the run directory that does not read back. */
+export function corruptArtifact(store: ArtifactStore, key: string, what: string): Error {
+  return failure(
+    FailureType.CorruptArtifact,
+    `${store.localPath(key) ?? `${store.location}/${key}`}: ${what}`,
+  );
+}
+
+/** A JSON artifact, or null if there is none; unreadable JSON is a CorruptArtifact naming the file. */
 export async function readJson<T>(store: ArtifactStore, key: string): Promise<T | null> {
   const data = await store.read(key);
-  return data === null ? null : (JSON.parse(data.toString('utf8')) as T);
+  if (data === null) return null;
+  try {
+    return JSON.parse(data.toString('utf8')) as T;
+  } catch (error) {
+    throw corruptArtifact(store, key, `not valid JSON (${(error as Error).message})`);
+  }
 }
 
 export async function writeJson(store: ArtifactStore, key: string, value: unknown): Promise<void> {
   await store.write(key, JSON.stringify(value, null, 2) + '\n');
 }
 
+/** A JSONL artifact's rows, or null if there is none; a line that is not JSON is a CorruptArtifact naming it. */
 export async function readJsonl<T>(store: ArtifactStore, key: string): Promise<T[] | null> {
   const data = await store.read(key);
-  if (data === null) return null;
-  return data
+  return data === null ? null : parseJsonl<T>(store, key, data);
+}
+
+/** The rows of JSONL bytes read from `key` (blank lines skipped); names the file and line that is not JSON. */
+export function parseJsonl<T>(store: ArtifactStore, key: string, data: Buffer): T[] {
+  const rows: T[] = [];
+  data
     .toString('utf8')
     .split('\n')
-    .filter((line) => line.trim() !== '')
-    .map((line) => JSON.parse(line) as T);
+    .forEach((line, index) => {
+      if (line.trim() === '') return;
+      try {
+        rows.push(JSON.parse(line) as T);
+      } catch (error) {
+        throw corruptArtifact(
+          store,
+          key,
+          `line ${index + 1} is not valid JSON (${(error as Error).message})`,
+        );
+      }
+    });
+  return rows;
+}
+
+/** What proves an artifact: the sha256 of its bytes and its number of lines. */
+export interface ArtifactDigest {
+  sha256: string;
+  lines: number;
+}
+
+export function digestOf(data: string | Buffer): ArtifactDigest {
+  const text = typeof data === 'string' ? data : data.toString('utf8');
+  return { sha256: sha256(data), lines: text.split('\n').filter((line) => line.trim() !== '').length };
 }
 
 export function toJsonl(rows: unknown[]): string {

@@ -2,28 +2,34 @@
 // without paying for any of them again).
 import { Context } from '@temporalio/activity';
 import type { Source } from '../core/config.js';
-import type { SampleRecord, VerdictRecord, VerifySummary } from '../core/records.js';
+import type { ExtractionFailures, SampleRecord, VerdictRecord, VerifySummary } from '../core/records.js';
 import { failure, FailureType } from '../core/failures.js';
-import { isBatchSamplesKey, samplesDir, verdictsKey, verdictsMetaKey } from '../core/layout.js';
+import { batchKeyOfMeta, isBatchMetaKey, samplesDir, verdictsKey, verdictsMetaKey } from '../core/layout.js';
 import { gradeCompletion, VERIFIER_VERSION, type AnswerFormat } from '../core/verify/index.js';
 import { heartbeatEvery } from './heartbeat.js';
 import { problemsById } from './run-data.js';
+import { readFinishedBatch } from './sampling.js';
 import { openStore, readJsonl, toJsonl, writeJson, type ArtifactStore } from './store.js';
 
 export interface VerifySourceInput {
   runDir: string;
   source: Source;
   format: AnswerFormat;
+  /** `verifier.lastNumberFallback`; undefined: the format's default (gsm8k on, math off). */
+  lastNumberFallback?: boolean;
 }
 
-/** Every stored sample of a source's finished batches, in (round, batch) order. */
+/**
+ * Every stored sample of a source's finished batches, in (round, batch) order. A batch is finished when
+ * its meta.json exists (never a parts or send log); its file must prove itself against the meta
+ * (readFinishedBatch), so a missing or damaged batch is a CorruptArtifact, never a silent loss.
+ */
 export async function loadSamples(store: ArtifactStore, source: Source): Promise<SampleRecord[]> {
   const samples: SampleRecord[] = [];
   for (const roundDir of await store.list(samplesDir(source))) {
     for (const key of await store.list(roundDir)) {
-      // Not the meta files, nor the parts log of a batch that never finished.
-      if (!isBatchSamplesKey(key)) continue;
-      samples.push(...((await readJsonl<SampleRecord>(store, key)) ?? []));
+      if (!isBatchMetaKey(key)) continue;
+      samples.push(...((await readFinishedBatch(store, batchKeyOfMeta(key))) ?? []));
     }
   }
   return samples;
@@ -47,6 +53,7 @@ export async function verifySource(input: VerifySourceInput): Promise<VerifySumm
     }
     const verdict = gradeCompletion(sample.text, problem.gold, input.format, {
       finishReason: sample.finishReason,
+      lastNumberFallback: input.lastNumberFallback,
     });
     verdicts.push({
       source: input.source,
@@ -58,18 +65,30 @@ export async function verifySource(input: VerifySourceInput): Promise<VerifySumm
   }
   await store.write(verdictsKey(input.source), toJsonl(verdicts));
   const correct = verdicts.filter((v) => v.correct).length;
+  const extractionFailures = countExtractionFailures(verdicts);
   await writeJson(store, verdictsMetaKey(input.source), {
     verifierVersion: VERIFIER_VERSION,
     format: input.format,
+    lastNumberFallback: input.lastNumberFallback ?? null,
     samples: verdicts.length,
     correct,
+    extractionFailures,
   });
   return {
     source: input.source,
     artifact: verdictsKey(input.source),
     samples: verdicts.length,
     correct,
+    extractionFailures,
     verifierVersion: VERIFIER_VERSION,
+  };
+}
+
+/** Samples with no final answer to grade: none found in the text, or the output was cut off. */
+export function countExtractionFailures(verdicts: Array<{ reason: string }>): ExtractionFailures {
+  return {
+    noAnswer: verdicts.filter((v) => v.reason === 'no-answer').length,
+    truncated: verdicts.filter((v) => v.reason === 'truncated').length,
   };
 }
 

@@ -6,6 +6,7 @@ import {
   ConfigError,
   crossFieldProblems,
   ExperimentConfigSchema,
+  testSetsOf,
   type ExperimentConfig,
 } from '../core/config.js';
 
@@ -61,7 +62,12 @@ export async function loadConfigFile(file: string, cwd = process.cwd()): Promise
   if (crossField.length) throw new ConfigError(file, crossField);
   config.problems.path = path.resolve(path.dirname(absolute), config.problems.path);
   if (config.evaluation) {
-    config.evaluation.problems.path = path.resolve(path.dirname(absolute), config.evaluation.problems.path);
+    for (const { problems } of testSetsOf(config.evaluation)) {
+      problems.path = path.resolve(path.dirname(absolute), problems.path);
+    }
+  }
+  if (config.finetune?.validation) {
+    config.finetune.validation.path = path.resolve(path.dirname(absolute), config.finetune.validation.path);
   }
   const runDir = path.resolve(cwd, config.runDir ?? path.join('runs', config.name));
   config.runDir = runDir;

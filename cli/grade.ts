@@ -7,6 +7,8 @@ export const ANSWER_FORMATS: readonly AnswerFormat[] = ['math', 'gsm8k'];
 
 export interface GradeCliOptions {
   format: AnswerFormat;
+  /** `--last-number-fallback` / `--no-last-number-fallback`; undefined: the format's default. */
+  lastNumberFallback?: boolean;
 }
 
 interface GradeInput {
@@ -63,6 +65,7 @@ export async function runGrade(
       } else {
         const verdict = gradeCompletion(parsed.completion, parsed.answer, options.format, {
           finishReason: parsed.finishReason,
+          lastNumberFallback: options.lastNumberFallback,
         });
         result = {
           extracted: verdict.extracted,

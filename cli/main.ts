@@ -52,7 +52,9 @@ const exit = (action: (...args: never[]) => Promise<number>) =>
 /** commander argument parser: a number > 0 (`--flops 1e18`). */
 function positiveNumber(value: string): number {
   const parsed = Number(value);
-  if (!(parsed > 0)) throw new InvalidArgumentError('expected a positive number.');
+  if (!(parsed > 0) || !Number.isFinite(parsed)) {
+    throw new InvalidArgumentError('expected a positive, finite number.');
+  }
   return parsed;
 }
 
@@ -80,6 +82,7 @@ program
   .description('start an experiment (embedded default: local Temporal + in-process worker, waits)')
   .option('--wait', 'follow the experiment until it closes')
   .option('--id <experimentId>', 'experiment id (default: config name + config hash)')
+  .option('--yes', 'start even if the plan is above the confirmAbove thresholds (samples, FLOPs, $)')
   .action(exit(runCommand));
 
 experimentCommand('status', 'progress of an experiment', statusCommand).option(
@@ -88,7 +91,11 @@ experimentCommand('status', 'progress of an experiment', statusCommand).option(
 );
 experimentCommand('watch', 'progress bars until the experiment closes', watchCommand);
 experimentCommand('history', 'readable timeline of an experiment', historyCommand);
-experimentCommand('cancel', 'cancel an experiment (resumable)', cancelCommand);
+experimentCommand(
+  'cancel',
+  'cancel an experiment (resumable); waits until nothing is requested',
+  cancelCommand,
+).option('--wait-seconds <seconds>', 'longest wait for the runs to close (default 120)', positiveNumber);
 experimentCommand('pause', 'pause after in-flight batches', pauseCommand);
 experimentCommand(
   'resume',
@@ -121,6 +128,8 @@ program
   .command('grade')
   .description('grade JSONL on stdin ({completion, answer} per line) and write verdicts to stdout')
   .addOption(new Option('--format <format>', 'answer format').choices(ANSWER_FORMATS).makeOptionMandatory())
+  .option('--last-number-fallback', 'without a marked final answer, take the last number (default for gsm8k)')
+  .option('--no-last-number-fallback', 'never guess the last number (default for math)')
   .action(exit(gradeCommand));
 
 await program.parseAsync(process.argv);

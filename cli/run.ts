@@ -1,17 +1,27 @@
 // `wcse run` and `wcse resume`: start (or re-start from its artifacts) an experiment, and in the
 // embedded default also run a worker in this process until the experiment closes.
 import type { Client } from '@temporalio/client';
-import { WorkflowExecutionAlreadyStartedError, WorkflowIdReusePolicy } from '@temporalio/client';
-import { mkdir, writeFile } from 'node:fs/promises';
+import {
+  isGrpcServiceError,
+  WorkflowExecutionAlreadyStartedError,
+  WorkflowIdReusePolicy,
+} from '@temporalio/client';
+import proto from '@temporalio/proto';
 import path from 'node:path';
 import { fnv1a64 } from '../core/hash.js';
-import { EXPERIMENT_KEY, VERDICTS_DIR } from '../core/layout.js';
+import { rootFailureType } from '../core/failures.js';
+import { VERDICTS_DIR } from '../core/layout.js';
+import { checkRunDirOwner } from '../activities/prepare.js';
+import { openStore } from '../activities/store.js';
 import { experimentWorkflow, type ExperimentInput } from '../workflows/experiment.js';
 import { reverifyWorkflow } from '../workflows/reverify.js';
-import { answerFormatOf } from '../core/config.js';
+import { answerFormatOf, lastNumberFallbackOf, type ExperimentConfig } from '../core/config.js';
+import { confirmationReasons } from '../core/plan.js';
+import { planExperiment } from '../activities/planning.js';
 import { createWorker } from '../workers/worker.js';
+import { ensureDevServer } from '../workers/temporal-cli.js';
 import { loadConfigFile } from './config-file.js';
-import { connectClient, connectWorker, resolveTarget, type TemporalTarget } from './connect.js';
+import { connectClient, connectWorker, resolveTarget, stateDir, type TemporalTarget } from './connect.js';
 import { watchExperiment } from './progress.js';
 
 export function experimentIdFor(input: Omit<ExperimentInput, 'experimentId'>): string {
@@ -21,14 +31,44 @@ export function experimentIdFor(input: Omit<ExperimentInput, 'experimentId'>): s
 export interface RunOptions {
   wait?: boolean;
   id?: string;
+  /** Start even when the plan is above the config's `confirmAbove` thresholds. */
+  yes?: boolean;
+}
+
+/**
+ * The plan's totals above `confirmAbove` (samples, FLOPs, dollars), printed with how to go on; true when
+ * the run may start (nothing above, or `--yes`). Plans nothing that it does not print.
+ */
+async function confirmPlan(config: ExperimentConfig, yes: boolean): Promise<boolean> {
+  const { plan } = await planExperiment(config);
+  const reasons = confirmationReasons(plan, config.confirmAbove);
+  if (!reasons.length) return true;
+  const lines = reasons.map((reason) => `  - ${reason}`).join('\n');
+  if (yes) {
+    console.error(`Starting a large plan (--yes):\n${lines}`);
+    return true;
+  }
+  console.error(
+    `error: this plan is large:\n${lines}\n` +
+      'Check it with `wcse plan` (a parameter count missing its unit, a budget off by a power of ten?), ' +
+      'then run again with --yes, or raise confirmAbove in the config.',
+  );
+  return false;
 }
 
 export async function runCommand(configFile: string, options: RunOptions): Promise<number> {
   const loaded = await loadConfigFile(configFile);
+  if (!(await confirmPlan(loaded.config, options.yes ?? false))) return 1;
   const base = { runDir: loaded.runDir, config: loaded.config };
   const input: ExperimentInput = { ...base, experimentId: options.id ?? experimentIdFor(base) };
-  await mkdir(input.runDir, { recursive: true });
-  await writeFile(path.join(input.runDir, EXPERIMENT_KEY), JSON.stringify(input, null, 2) + '\n');
+  // Nothing is written here: the experiment's prepare stage records its input once every check passed.
+  // A run directory that another experiment owns is refused before anything starts.
+  try {
+    await checkRunDirOwner(openStore(input.runDir), input.experimentId);
+  } catch (error) {
+    console.error(`error: ${rootFailureType(error)}: ${rootCause(error)}`);
+    return 2;
+  }
   const target = await resolveTarget(loaded.config.temporal.namespace);
   return startAndFollow(target, input, loaded.config.temporal.taskQueue, options.wait ?? false);
 }
@@ -53,8 +93,19 @@ export async function startAndFollow(
       console.error(`Temporal Web UI: ${target.uiUrl}/namespaces/${target.namespace}/workflows`);
     if (!target.embedded && !wait) return 0;
     const follow = async () => {
-      const status = await watchExperiment(client, input.experimentId);
-      return reportOutcome(client, input.experimentId, status);
+      for (let restarts = 0; ; restarts++) {
+        try {
+          const status = await watchExperiment(client, input.experimentId);
+          return await reportOutcome(client, input.experimentId, status);
+        } catch (error) {
+          // Embedded, the dev server is ours to bring back: on its recorded ports and database, so this
+          // client and the worker reconnect to it by themselves and the experiment goes on where it was.
+          const restart = target.embedded && serverUnreachable(error) && restarts < MAX_DEV_SERVER_RESTARTS;
+          if (!restart) throw error;
+          console.error('The local Temporal dev server does not answer: restarting it and re-attaching...');
+          await ensureDevServer({ stateDir: path.join(stateDir(), 'temporal') });
+        }
+      }
     };
     if (!target.embedded) return await follow();
     // Embedded: this process is the worker; it stops when the experiment closes.
@@ -73,6 +124,17 @@ export async function startAndFollow(
   } finally {
     await connection.close();
   }
+}
+
+/** How often one `wcse run` brings a dead embedded dev server back before it gives up. */
+const MAX_DEV_SERVER_RESTARTS = 5;
+
+/** gRPC UNAVAILABLE (14) or DEADLINE_EXCEEDED (4) anywhere in the cause chain: the server did not answer. */
+function serverUnreachable(error: unknown): boolean {
+  for (let e: unknown = error; e; e = (e as { cause?: unknown }).cause) {
+    if (isGrpcServiceError(e) && (e.code === 14 || e.code === 4)) return true;
+  }
+  return false;
 }
 
 async function startExperiment(client: Client, input: ExperimentInput, taskQueue: string): Promise<boolean> {
@@ -109,13 +171,21 @@ async function reportOutcome(client: Client, id: string, status: string): Promis
         `  ${source}: ${sampling.samplesPerQuestion} samples/question, ${verify.correct}/${verify.samples} correct, ` +
           `${result.datasets[source].train.examples} training examples, ${sampling.ledger.flops.toExponential(3)} FLOPs`,
       );
+      const repaid = sampling.ledger.repaidRequests ?? 0;
+      if (repaid > 0) {
+        console.error(
+          `  ${source}: ${repaid} request(s) paid twice (responses lost to a crash, cancel or timeout, or a ` +
+            'lost batch sampled again), counted in the ledger and charged to the budget at their worst case',
+        );
+      }
     }
     return 0;
   }
   try {
     await handle.result();
   } catch (error) {
-    console.error(`Experiment ${id} ${status.toLowerCase()}: ${rootCause(error)}`);
+    const type = rootFailureType(error);
+    console.error(`Experiment ${id} ${status.toLowerCase()}: ${type ? `${type}: ` : ''}${rootCause(error)}`);
     console.error(
       `Fix the cause and run \`wcse resume ${id}\`: finished work is reused, nothing is paid twice.`,
     );
@@ -158,13 +228,39 @@ export async function resumeCommand(id: string, options: { wait?: boolean }): Pr
     if (experiment.status === 'RUNNING') {
       await client.workflow.getHandle(id).signal('resume');
       console.error(`Experiment ${id} is running; sent resume (un-pause).`);
-      return 0;
+      // Embedded, nothing runs its work unless some `wcse` process is a worker for it: with --wait this
+      // one always is (two workers share the work); without, when no worker has polled lately.
+      if (!target.embedded) return 0;
+      if (!options.wait && (await workerPolling(client, target.namespace, experiment.taskQueue))) {
+        console.error(
+          `A worker polls ${experiment.taskQueue}. If none is running any more (one killed in the last ` +
+            `minute may still be listed), \`wcse resume ${id} --wait\` runs one here.`,
+        );
+        return 0;
+      }
+      console.error(`This process runs a worker for ${id} until the experiment closes.`);
     }
   } finally {
     await connection.close();
   }
-  console.error(`Resuming ${id} from ${experiment.input.runDir}`);
+  if (experiment.status !== 'RUNNING') console.error(`Resuming ${id} from ${experiment.input.runDir}`);
   return startAndFollow(target, experiment.input, experiment.taskQueue, options.wait ?? false);
+}
+
+/**
+ * Whether a worker polls the task queue for workflow tasks now. The server lists pollers for minutes after
+ * they are gone; a live one polls again at least every long poll (60 s), so older ones are not counted.
+ */
+async function workerPolling(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
+  const response = await client.workflowService.describeTaskQueue({
+    namespace,
+    taskQueue: { name: taskQueue },
+    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+  });
+  const recent = Date.now() - 75_000;
+  return (response.pollers ?? []).some(
+    (poller) => Number(poller.lastAccessTime?.seconds ?? 0) * 1000 >= recent,
+  );
 }
 
 /** `wcse verify <id>`: grade an experiment's stored samples again with this verifier; nothing is resampled. */
@@ -182,6 +278,7 @@ export async function verifyCommand(id: string): Promise<number> {
           {
             runDir: input.runDir,
             format: answerFormatOf(input.config.problems),
+            lastNumberFallback: lastNumberFallbackOf(input.config),
             heartbeatTimeoutSeconds: input.config.temporal.heartbeatTimeoutSeconds,
           },
         ],
@@ -201,7 +298,9 @@ export async function verifyCommand(id: string): Promise<number> {
     }
     for (const source of ['wc', 'se'] as const) {
       const v = result.verify[source];
-      console.log(`${source}: ${v.correct}/${v.samples} correct (verifier ${v.verifierVersion})`);
+      const failures = v.extractionFailures;
+      const noAnswer = failures ? `, no answer found in ${failures.noAnswer + failures.truncated}` : '';
+      console.log(`${source}: ${v.correct}/${v.samples} correct${noAnswer} (verifier ${v.verifierVersion})`);
     }
     console.log(
       `Verdicts in ${path.join(input.runDir, VERDICTS_DIR)}, metrics in ${path.join(input.runDir, result.metrics)}`,

@@ -1,14 +1,32 @@
 // The experiment config: one YAML file, validated before anything starts or is spent.
 // Secrets never live here: a model names the environment variable that holds its API key.
 import { z } from 'zod';
+import { PROMPT_PRESET_NAMES, resolvePrompt } from './prompts/presets.js';
 
 const positive = z.number().positive();
+
+/** No model generates a million tokens in one answer: a larger max_tokens is a typo, refused before anything is spent. */
+export const MAX_TOKENS_LIMIT = 1_000_000;
+const maxTokensSchema = z
+  .number()
+  .int()
+  .positive()
+  .max(MAX_TOKENS_LIMIT, `at most ${MAX_TOKENS_LIMIT} tokens per answer (is it a typo?)`);
+
+/** An endpoint's address: http(s) only (a file:// or other scheme is not an endpoint). */
+const httpURL = z
+  .string()
+  .url()
+  .refine((value) => /^https?:\/\//i.test(value), 'an http:// or https:// URL');
+
+/** Fewer parameters than this is implausible for an LLM (the smallest are ~1e7): a count missing its unit. */
+export const MIN_PLAUSIBLE_PARAMS = 1e6;
 
 export const SamplingParamsSchema = z
   .object({
     temperature: z.number().min(0).max(2).default(0.7),
     topP: z.number().gt(0).max(1).default(1),
-    maxTokens: z.number().int().positive().default(512),
+    maxTokens: maxTokensSchema.default(512),
     seed: z.number().int().nonnegative().default(0),
     stop: z.array(z.string()).default([]),
   })
@@ -16,14 +34,21 @@ export const SamplingParamsSchema = z
 
 export const FewShotSchema = z.object({ question: z.string().min(1), answer: z.string().min(1) }).strict();
 
+/**
+ * A model's prompt. `preset` names standard few-shot exemplars (core/prompts/presets.ts:
+ * 'math-4shot-minerva', 'gsm8k-8shot-cot'); `system`, `user` and `fewShot` given beside it override the
+ * preset's. Without a preset: no system prompt, `{question}` as the user message, no few-shot.
+ */
 export const PromptSchema = z
   .object({
+    preset: z.enum(PROMPT_PRESET_NAMES).optional(),
     system: z.string().optional(),
     /** `{question}` is replaced by the problem text. */
-    user: z.string().default('{question}'),
-    fewShot: z.array(FewShotSchema).default([]),
+    user: z.string().optional(),
+    fewShot: z.array(FewShotSchema).optional(),
   })
-  .strict();
+  .strict()
+  .transform(({ preset, ...fields }) => resolvePrompt(preset, fields));
 
 export const PriceSchema = z
   .object({
@@ -36,7 +61,7 @@ export const ModelSchema = z
   .object({
     /** The model id the endpoint serves. */
     model: z.string().min(1),
-    baseURL: z.string().url(),
+    baseURL: httpURL,
     /** Name of the environment variable holding the API key (never the key itself). */
     apiKeyEnv: z
       .string()
@@ -47,6 +72,10 @@ export const ModelSchema = z
       const parsed = parseParamCount(value);
       if (parsed === null) {
         ctx.addIssue({ code: 'custom', message: 'expected a parameter count like 9e9 or "9B"' });
+        return z.NEVER;
+      }
+      if (parsed < MIN_PLAUSIBLE_PARAMS) {
+        ctx.addIssue({ code: 'custom', message: implausibleParamsMessage(value, parsed) });
         return z.NEVER;
       }
       return parsed;
@@ -68,7 +97,7 @@ export const ModelSchema = z
     fineTuning: z
       .object({
         /** Fine-tuning service (files + fine_tuning.jobs); default: the model's baseURL. */
-        baseURL: z.string().url().optional(),
+        baseURL: httpURL.optional(),
         apiKeyEnv: z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
@@ -76,11 +105,16 @@ export const ModelSchema = z
         /** The base model's id at the fine-tuning service; default: `model`. */
         model: z.string().optional(),
         /** Where finetuned models are served for evaluation; default: the fine-tuning service's baseURL. */
-        servingBaseURL: z.string().url().optional(),
+        servingBaseURL: httpURL.optional(),
         servingApiKeyEnv: z
           .string()
           .regex(/^[A-Za-z_][A-Za-z0-9_]*$/, 'an environment variable name')
           .optional(),
+        /**
+         * Whether the service trains a given number of steps (`n_steps`, an extension the local engine has).
+         * False (OpenAI): wcse sends the epochs closest to finetune.steps and the report flags the mismatch.
+         */
+        supportsSteps: z.boolean().default(true),
       })
       .strict()
       .optional(),
@@ -107,6 +141,13 @@ export const ProblemsSchema = z
     limit: z.number().int().positive().optional(),
     /** Seed for the random subset when `limit` is set; without it the first `limit` rows are used. */
     seed: z.number().int().nonnegative().optional(),
+    /**
+     * Training problems only: this many questions are held out of the file (a seeded random subset, drawn
+     * before `limit`, seed `seed` or 0) and never sampled or trained on. They are model selection's
+     * validation set when `finetune.validation` is not given: held-out training-distribution questions,
+     * never the test set.
+     */
+    holdOut: z.number().int().positive().optional(),
   })
   .strict();
 
@@ -170,7 +211,8 @@ export const JudgeSchema = z
 
 export const HyperparametersSchema = z
   .object({
-    epochs: z.number().int().positive().default(3),
+    /** Train by epochs instead of finetune.steps: unmatched (the larger dataset gets more steps), and flagged. */
+    epochs: z.number().int().positive().optional(),
     /** Multiplier of the service's default learning rate (OpenAI style)... */
     learningRateMultiplier: z.number().positive().optional(),
     /** ...or an absolute learning rate (sent as an extension field; local engine, most trainers). */
@@ -194,6 +236,20 @@ export const FinetuneSchema = z
       .prefault({}),
     /** The same hyperparameters for both data sources of a setup: the comparison stays fair. */
     hyperparameters: HyperparametersSchema.prefault({}),
+    /** Optimizer steps of every job, whatever its dataset size (default 100; matched training). */
+    steps: z.number().int().positive().optional(),
+    /** Examples per optimizer step (default 8, or hyperparameters.batchSize). */
+    batchSize: z.number().int().positive().optional(),
+    /**
+     * Model selection: one job per learning rate (absolute, sent as `learning_rate`), each leaving `checkpoints`
+     * evenly spaced servable checkpoints; every checkpoint is scored on `validation` and the best one is evaluated
+     * on the test set.
+     */
+    learningRates: z.array(positive).min(1).optional(),
+    /** Evenly spaced checkpoints per job (the last one is the final model); the service's own when it has them. */
+    checkpoints: z.number().int().min(1).max(50).optional(),
+    /** Held-out training-distribution questions that score checkpoints (never the test set). */
+    validation: ProblemsSchema.optional(),
     suffix: z
       .string()
       .regex(/^[A-Za-z0-9-]{1,40}$/)
@@ -204,25 +260,69 @@ export const FinetuneSchema = z
   })
   .strict();
 
+/** maj@k beside greedy pass@1 (the paper: k in {1, 4, 8, 16} at temperature 0.7). */
+export const MajoritySchema = z
+  .object({
+    /** maj@k is reported for each k; see core/majority.ts for the estimator. */
+    k: z.array(z.number().int().positive()).nonempty().default([1, 4, 8, 16]),
+    temperature: z.number().min(0).max(2).default(0.7),
+    /** Samples drawn per question (at least the largest k); default: the largest k. */
+    samples: z.number().int().positive().optional(),
+  })
+  .strict();
+
+const testSetName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9_.-]*$/, 'letters, digits, ".", "_" or "-"');
+
 export const EvaluationSchema = z
   .object({
-    /** The held-out test split (e.g. MATH500, GSM8K test). */
-    problems: ProblemsSchema,
+    /** The held-out test split (e.g. MATH500): one test set named "test". Or `testSets`, not both. */
+    problems: ProblemsSchema.optional(),
+    /**
+     * Named test sets (e.g. `math500: {...}`, `gsm8k: {...}`): every finetuned and base model is evaluated
+     * on each. The first is the headline set.
+     */
+    testSets: z.record(testSetName, ProblemsSchema).optional(),
     /** Samples per question: 1 is greedy pass@1; k > 1 adds pass@k and maj@k. */
     samples: z.number().int().positive().default(1),
     temperature: z.number().min(0).max(2).default(0),
     maxTokens: z.number().int().positive().optional(),
     batchSize: z.number().int().positive().default(16),
+    /** maj@k curve from a second, sampled pass (off when absent). */
+    majority: MajoritySchema.optional(),
     /**
      * The prompt of finetuning data and of every evaluation (base and finetuned alike, so they compare):
-     * system + user template, no few-shot.
+     * system + user template, no few-shot. A `preset` supplies its system and user template only.
      */
     prompt: z
-      .object({ system: z.string().optional(), user: z.string().default('{question}') })
+      .object({
+        preset: z.enum(PROMPT_PRESET_NAMES).optional(),
+        system: z.string().optional(),
+        user: z.string().optional(),
+      })
       .strict()
+      .transform(({ preset, ...fields }) => {
+        const { system, user } = resolvePrompt(preset, { ...fields, fewShot: [] });
+        return { ...(system !== undefined ? { system } : {}), user };
+      })
       .prefault({}),
   })
   .strict();
+
+/** The test sets of an evaluation, headline first; a single `problems` split is the set named "test". */
+export function testSetsOf(evaluation: Pick<EvaluationConfig, 'problems' | 'testSets'>): Array<{
+  name: string;
+  problems: ProblemsConfig;
+}> {
+  if (evaluation.testSets) {
+    return Object.entries(evaluation.testSets).map(([name, problems]) => ({ name, problems }));
+  }
+  return evaluation.problems ? [{ name: 'test', problems: evaluation.problems }] : [];
+}
+
+/** Samples per question of the maj@k pass: `samples`, or the largest k. */
+export function majoritySamples(majority: MajorityConfig): number {
+  return majority.samples ?? Math.max(...majority.k);
+}
 
 export const ExperimentConfigSchema = z
   .object({
@@ -247,16 +347,45 @@ export const ExperimentConfigSchema = z
       .strict()
       .prefault({}),
     analysis: z.object({ judge: JudgeSchema.optional() }).strict().prefault({}),
+    // The paper's finetuning data: every correct solution of every training question. De-duplication, a
+    // per-question cap and a validation holdout are options, all off by default (checkpoint selection
+    // uses a separate held-out question split, not this one).
     datasets: z
       .object({
+        /** Drop a solution identical (up to whitespace) to an earlier one of the same question. */
+        dedupe: z.boolean().default(false),
+        /** Keep at most this many correct solutions per question (default: no cap). */
         maxPerQuestion: z.number().int().positive().optional(),
-        validationFraction: z.number().min(0).max(0.5).default(0.1),
+        /** Fraction of training questions withheld for eval loss during finetuning (default 0). */
+        validationFraction: z.number().min(0).max(0.5).default(0),
         seed: z.number().int().nonnegative().default(0),
+      })
+      .strict()
+      .prefault({}),
+    verifier: z
+      .object({
+        /**
+         * When no marked answer (box, "The final answer is", "Answer:") is found, take the last number in
+         * the text. Default: on for gsm8k, off for math (the paper grades MATH by its final answer only).
+         */
+        lastNumberFallback: z.boolean().optional(),
       })
       .strict()
       .prefault({}),
     finetune: FinetuneSchema.optional(),
     evaluation: EvaluationSchema.optional(),
+    /**
+     * `wcse run` asks for `--yes` when the plan exceeds any of these (totals over both sources); defaults
+     * in core/plan.ts (`DEFAULT_CONFIRM_ABOVE`). Absent from configs that do not set it.
+     */
+    confirmAbove: z
+      .object({
+        samples: positive.optional(),
+        flops: positive.optional(),
+        usd: positive.optional(),
+      })
+      .strict()
+      .optional(),
     temporal: z
       .object({
         namespace: z.string().default('default'),
@@ -277,8 +406,20 @@ export type ProblemsConfig = z.infer<typeof ProblemsSchema>;
 export type HyperparametersConfig = z.infer<typeof HyperparametersSchema>;
 export type FinetuneConfig = z.infer<typeof FinetuneSchema>;
 export type EvaluationConfig = z.infer<typeof EvaluationSchema>;
+export type MajorityConfig = z.infer<typeof MajoritySchema>;
 export type Source = 'wc' | 'se';
 export const SOURCES: readonly Source[] = ['wc', 'se'];
+
+/** The error for a parameter count below `MIN_PLAUSIBLE_PARAMS`, suggesting the unit it probably lacks. */
+function implausibleParamsMessage(value: number | string, parsed: number): string {
+  const shown = typeof value === 'string' ? JSON.stringify(value) : String(value);
+  // The number as written, without a unit it may have had ("135k" suggests "135M").
+  const bare = typeof value === 'string' ? value.trim().replace(/\s*[kmbt]$/i, '') : String(parsed);
+  return (
+    `${shown} is ${parsed.toExponential(2)} parameters, implausible for an LLM (fewer than ` +
+    `${MIN_PLAUSIBLE_PARAMS.toExponential(0)}); did you mean "${bare}M" (${bare}e6) or "${bare}B" (${bare}e9)?`
+  );
+}
 
 /** Parses 9e9, "9e9", "9B", "270M", "1.5b". */
 export function parseParamCount(value: number | string): number | null {
@@ -319,6 +460,15 @@ export function validateConfig(raw: unknown, file: string): ExperimentConfig {
   );
 }
 
+/**
+ * `verifier.lastNumberFallback` (undefined: the answer format's default). Configs recorded in workflow
+ * histories before the `verifier` section existed lack it, so it is read as optional.
+ */
+export function lastNumberFallbackOf(config: ExperimentConfig): boolean | undefined {
+  const verifier = (config as Partial<Pick<ExperimentConfig, 'verifier'>>).verifier;
+  return verifier?.lastNumberFallback;
+}
+
 export function answerFormatOf(problems: ProblemsConfig): 'gsm8k' | 'math' {
   return problems.answerFormat ?? (problems.kind === 'gsm8k' ? 'gsm8k' : 'math');
 }
@@ -332,6 +482,69 @@ export function crossFieldProblems(config: ExperimentConfig): string[] {
     }
     if (!config.evaluation)
       problems.push('evaluation: finetuned models need a held-out test split to be evaluated on');
+    problems.push(...trainingProblems(config.finetune, config.problems.holdOut !== undefined));
+  }
+  if (config.evaluation) problems.push(...evaluationProblems(config.evaluation));
+  const heldOutElsewhere = [
+    ...(config.finetune?.validation?.holdOut !== undefined ? ['finetune.validation.holdOut'] : []),
+    ...(config.evaluation?.problems?.holdOut !== undefined ? ['evaluation.problems.holdOut'] : []),
+    ...Object.entries(config.evaluation?.testSets ?? {})
+      .filter(([, set]) => set.holdOut !== undefined)
+      .map(([name]) => `evaluation.testSets.${name}.holdOut`),
+  ];
+  for (const field of heldOutElsewhere)
+    problems.push(
+      `${field}: only the training problems (problems.holdOut) hold questions out for validation`,
+    );
+  return problems;
+}
+
+/** One way to give the test split; enough maj@k samples for the largest k. */
+function evaluationProblems(evaluation: EvaluationConfig): string[] {
+  const problems: string[] = [];
+  if (!evaluation.problems && !evaluation.testSets)
+    problems.push('evaluation: give the test split as `problems` or as named `testSets`');
+  if (evaluation.problems && evaluation.testSets)
+    problems.push('evaluation.testSets: give `problems` (one set named "test") or `testSets`, not both');
+  if (evaluation.testSets && !Object.keys(evaluation.testSets).length)
+    problems.push('evaluation.testSets: name at least one test set');
+  const majority = evaluation.majority;
+  if (majority && majoritySamples(majority) < Math.max(...majority.k)) {
+    problems.push(
+      `evaluation.majority.samples: ${majoritySamples(majority)} samples per question cannot give ` +
+        `maj@${Math.max(...majority.k)}; draw at least the largest k`,
+    );
+  }
+  return problems;
+}
+
+/** finetune.steps and hyperparameters.epochs are two ways to say how long to train: one at a time. */
+function trainingProblems(finetune: FinetuneConfig, heldOut: boolean): string[] {
+  const problems: string[] = [];
+  const { steps, batchSize, hyperparameters } = finetune;
+  if (steps !== undefined && hyperparameters.epochs !== undefined) {
+    problems.push(
+      'finetune.steps and finetune.hyperparameters.epochs: give one (steps are matched across data sources, epochs are not)',
+    );
+  }
+  const selecting = (finetune.learningRates?.length ?? 0) > 1 || (finetune.checkpoints ?? 1) > 1;
+  if (selecting && !finetune.validation && !heldOut) {
+    problems.push(
+      'finetune.validation: choosing among learning rates or checkpoints needs held-out validation problems ' +
+        '(never the test set): give a problem file here, or hold questions out of the training file with problems.holdOut',
+    );
+  }
+  if (finetune.learningRates && hyperparameters.learningRate !== undefined) {
+    problems.push('finetune.learningRates and finetune.hyperparameters.learningRate: give one');
+  }
+  if (
+    batchSize !== undefined &&
+    hyperparameters.batchSize !== undefined &&
+    batchSize !== hyperparameters.batchSize
+  ) {
+    problems.push(
+      `finetune.batchSize (${batchSize}) and finetune.hyperparameters.batchSize (${hyperparameters.batchSize}) differ: give one`,
+    );
   }
   return problems;
 }

@@ -1,5 +1,7 @@
-// Finetuning data from verified samples: per question, the correct solutions, de-duplicated, optionally
-// capped, split into train/validation by question so no question leaks across the split.
+// Finetuning data from verified samples: per question, every correct solution (the paper's datasets), and
+// optionally de-duplicated, capped per question, and split into train/validation by question so no
+// question leaks across the split. Defaults keep everything: no de-duplication, no cap, no holdout
+// (checkpoint selection uses its own held-out question split, not this one).
 import { unitHash } from './hash.js';
 import { solutionIdentity } from './metrics.js';
 import { buildMessages } from './prompt.js';
@@ -18,35 +20,50 @@ export interface ChatExample {
 export interface DatasetSelection {
   train: CorrectSolution[];
   validation: CorrectSolution[];
+  /** Solutions that repeat an earlier one of their question (dropped only with `dedupe`). */
+  duplicates: number;
   duplicatesDropped: number;
   cappedDropped: number;
 }
 
+export interface DatasetOptions {
+  /** Drop a solution identical (see `solutionIdentity`) to an earlier one of its question; default false. */
+  dedupe?: boolean;
+  maxPerQuestion?: number;
+  validationFraction: number;
+  seed: number;
+}
+
 /**
- * Keeps the first occurrence (lowest sample index) of each unique solution per question, then the first
- * `maxPerQuestion` of those; questions go to validation by a stable hash of (seed, question id).
+ * In sample-index order per question: with `dedupe`, the first occurrence of each unique solution; then
+ * the first `maxPerQuestion` of those; questions go to validation by a stable hash of (seed, question id).
  */
-export function selectDataset(
-  solutions: CorrectSolution[],
-  options: { maxPerQuestion?: number; validationFraction: number; seed: number },
-): DatasetSelection {
+export function selectDataset(solutions: CorrectSolution[], options: DatasetOptions): DatasetSelection {
   const byQuestion = new Map<string, CorrectSolution[]>();
   for (const solution of [...solutions].sort((a, b) => a.sampleIndex - b.sampleIndex)) {
     const list = byQuestion.get(solution.questionId) ?? [];
     list.push(solution);
     byQuestion.set(solution.questionId, list);
   }
-  const selection: DatasetSelection = { train: [], validation: [], duplicatesDropped: 0, cappedDropped: 0 };
+  const selection: DatasetSelection = {
+    train: [],
+    validation: [],
+    duplicates: 0,
+    duplicatesDropped: 0,
+    cappedDropped: 0,
+  };
   for (const [questionId, list] of [...byQuestion].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
     const seen = new Set<string>();
     const unique: CorrectSolution[] = [];
     for (const solution of list) {
       const identity = solutionIdentity(solution.text);
-      if (seen.has(identity)) {
+      const repeated = seen.has(identity);
+      seen.add(identity);
+      if (repeated) selection.duplicates++;
+      if (repeated && options.dedupe) {
         selection.duplicatesDropped++;
         continue;
       }
-      seen.add(identity);
       unique.push(solution);
     }
     const kept = options.maxPerQuestion ? unique.slice(0, options.maxPerQuestion) : unique;

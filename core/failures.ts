@@ -37,6 +37,23 @@ export const FailureType = {
   MalformedResponse: 'MalformedResponse',
   /** A fine-tuning job ended failed or cancelled at the service. */
   FineTuningJobFailed: 'FineTuningJobFailed',
+  /**
+   * HTTP 200 whose body is not a chat completion (an HTML page, an error object): retried a few times
+   * (`notAChatCompletion`), then non-retryable, since a misconfigured baseURL or proxy does not heal itself.
+   */
+  NotAChatCompletion: 'NotAChatCompletion',
+  /**
+   * An artifact that does not prove itself: unreadable JSON, or a batch file whose checksum or line count
+   * differs from its meta.json. The message names the file (and line); a retry reads the same bytes.
+   */
+  CorruptArtifact: 'CorruptArtifact',
+  /** The run directory belongs to another experiment (its owner.json names a different id). */
+  RunDirOwned: 'RunDirOwned',
+  /**
+   * A paid response (or a finished artifact) could not be saved to the run directory: no further request of
+   * the batch is sent, since a retry would pay for responses it cannot keep.
+   */
+  SaveFailed: 'SaveFailed',
 } as const;
 
 export type HttpFailureType = `Http${number}`;
@@ -54,11 +71,29 @@ export const NON_RETRYABLE_TYPES: ReadonlySet<FailureTypeName> = new Set<Failure
   FailureType.PlanError,
   FailureType.TestSetLeak,
   FailureType.FineTuningJobFailed,
+  FailureType.CorruptArtifact,
+  FailureType.RunDirOwned,
+  FailureType.SaveFailed,
 ]);
 
 /** A failure of one of the named types; retryable or not as `NON_RETRYABLE_TYPES` says. */
 export function failure(type: FailureTypeName, message: string, cause?: Error): ApplicationFailure {
   return ApplicationFailure.create({ type, message, nonRetryable: NON_RETRYABLE_TYPES.has(type), cause });
+}
+
+/** Attempts after which a 200 that is not a chat completion stops being retried. */
+export const NOT_A_CHAT_COMPLETION_ATTEMPTS = 4;
+
+/**
+ * A 200 answer that is not a chat completion (`message` already redacted): retryable until the activity's
+ * `attempt` reaches `NOT_A_CHAT_COMPLETION_ATTEMPTS`, then non-retryable.
+ */
+export function notAChatCompletion(message: string, attempt: number): ApplicationFailure {
+  return ApplicationFailure.create({
+    type: FailureType.NotAChatCompletion,
+    message,
+    nonRetryable: attempt >= NOT_A_CHAT_COMPLETION_ATTEMPTS,
+  });
 }
 
 /** `Http<status>`: the failure type of an HTTP error answer. */

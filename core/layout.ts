@@ -7,14 +7,21 @@ import type { Setup } from './results.js';
  * What an experiment writes into its run directory (`<source>` is `wc` or `se`). An artifact that exists
  * is finished and paid for: every write is atomic, and a stage that finds its artifact reuses it.
  *
- *     experiment.json                      the experiment's input, written by `wcse run` (EXPERIMENT_KEY)
+ *     owner.json                           the id of the experiment that owns the directory, written
+ *                                          once; another id is refused (OWNER_KEY)
+ *     experiment.json                      the experiment's input, written by its prepare stage once every
+ *                                          check passed (EXPERIMENT_KEY)
  *     problems.jsonl                       the training problem set, normalised (PROBLEMS_KEY)
  *     plan.json                            the compute-matched plan (PLAN_KEY)
  *     samples/<source>/round-NNNN/         one directory per sampling round (samplesDir)
  *         batch-NNNNN.jsonl                a finished batch: every completion with its finish reason, usage,
  *                                          request id and attempt (batchFiles(batchKey(...)).samples)
- *         batch-NNNNN.meta.json            the batch's fingerprint, counts and ledger; present = done (.meta)
- *         batch-NNNNN.parts.jsonl          an unfinished batch's log of responses saved as paid (.parts)
+ *         batch-NNNNN.meta.json            the batch's fingerprint, counts, ledger, and the sha256 and
+ *                                          line count of its .jsonl; present = done (.meta)
+ *         batch-NNNNN.parts.jsonl          an unfinished batch's log of responses saved as paid (.parts);
+ *                                          removed once the batch file is written and read back
+ *         batch-NNNNN.sent.jsonl           an unfinished batch's log of requests about to be sent (.sent):
+ *                                          a send with no saved part was paid for and lost
  *     verdicts/<source>.jsonl              per sample: extracted answer, normalised form, correct, reason
  *                                          (verdictsKey)
  *     verdicts/<source>.meta.json          verifier version, answer format and counts (verdictsMetaKey)
@@ -28,13 +35,25 @@ import type { Setup } from './results.js';
  *         job.json                         file ids and job id, saved the moment they exist (finetuneFiles)
  *         events.json                      the service's job events
  *         result.json                      the fine-tuned model; present = done
- *     eval/problems.jsonl                  the held-out test split (EVAL_PROBLEMS_KEY)
- *     eval/<evalId>/                       one evaluation: `<setup>-on-<source>` or `base-<model>` (evalDir)
- *         batch-NNNNN.jsonl|.meta.json     sampled like training batches (evalBatchKey)
- *         result.json                      accuracy, pass@k, maj@k; present = done (evalResultKey)
+ *         lr-<i>/job.json|events.json|result.json   one learning rate of a model-selection grid (finetuneFiles)
+ *         lr-<i>/validation/step-<N>/      one checkpoint scored on the validation problems (selectionKeys)
+ *     finetune/validation-problems.jsonl  the validation problems of model selection (VALIDATION_PROBLEMS_KEY)
+ *     eval/problems.jsonl                  the held-out test split, or the test set named "test"
+ *                                          (evalProblemsKey)
+ *     eval/problems-<testSet>.jsonl        every other named test set (evalProblemsKey)
+ *     eval/<evalId>/                       one evaluation: `<setup>-on-<source>` or `base-<model>`, with
+ *                                          `.<testSet>` when test sets are named (evalDir)
+ *         <pass>-<fingerprint>/            one pass (`greedy` or `majority`); the fingerprint hashes model,
+ *                                          endpoint, prompt, sampling, samples, test set and answer format,
+ *                                          so a changed setting is a new pass
+ *             batch-NNNNN.jsonl|.meta.json sampled like training batches (evalBatchKey)
+ *         result-<fingerprints>.json       accuracy, pass@k, maj@k curve, named by its passes and its
+ *                                          grading (verifier version, fallback); present = done
+ *                                          (evalPassResultKey)
  *     report.md, report.json               the report (REPORT_MD_KEY, REPORT_JSON_KEY)
  *     charts/<name>.svg|png                its charts (chartKey)
  */
+export const OWNER_KEY = 'owner.json';
 export const EXPERIMENT_KEY = 'experiment.json';
 export const PROBLEMS_KEY = 'problems.jsonl';
 export const PLAN_KEY = 'plan.json';
@@ -61,13 +80,23 @@ export function batchKey(source: Source, round: number, batchIndex: number): str
 }
 
 /** The artifacts of a batch (training or evaluation) named by its key without extension. */
-export function batchFiles(key: string): { samples: string; meta: string; parts: string } {
-  return { samples: `${key}.jsonl`, meta: `${key}.meta.json`, parts: `${key}.parts.jsonl` };
+export function batchFiles(key: string): { samples: string; meta: string; parts: string; sent: string } {
+  return {
+    samples: `${key}.jsonl`,
+    meta: `${key}.meta.json`,
+    parts: `${key}.parts.jsonl`,
+    sent: `${key}.sent.jsonl`,
+  };
 }
 
-/** Whether a key listed in a round directory is a finished batch's samples (not its meta or parts log). */
-export function isBatchSamplesKey(key: string): boolean {
-  return /\/batch-\d+\.jsonl$/.test(key);
+/** Whether a key listed in a round directory is a batch's meta.json (the batch is finished). */
+export function isBatchMetaKey(key: string): boolean {
+  return /\/batch-\d+\.meta\.json$/.test(key);
+}
+
+/** The batch key (without extension) of a batch's meta.json key. */
+export function batchKeyOfMeta(metaKey: string): string {
+  return metaKey.slice(0, -'.meta.json'.length);
 }
 
 export function verdictsKey(source: Source): string {
@@ -102,22 +131,47 @@ export function finetuneDir(setup: Setup, data: Source): string {
   return `finetune/${setup}-on-${data}`;
 }
 
-export function finetuneFiles(setup: Setup, data: Source): { job: string; events: string; result: string } {
-  const dir = finetuneDir(setup, data);
+export function finetuneFiles(
+  setup: Setup,
+  data: Source,
+  /** A learning rate's index in a model-selection grid; absent: the setup's one job. */
+  gridPoint?: number,
+): { job: string; events: string; result: string } {
+  const dir =
+    gridPoint === undefined ? finetuneDir(setup, data) : `${finetuneDir(setup, data)}/lr-${gridPoint}`;
   return { job: `${dir}/job.json`, events: `${dir}/events.json`, result: `${dir}/result.json` };
+}
+
+export const VALIDATION_PROBLEMS_KEY = 'finetune/validation-problems.jsonl';
+
+/** One checkpoint's validation score: its sampled batch (without extension) and its result. */
+export function selectionKeys(
+  setup: Setup,
+  data: Source,
+  gridPoint: number,
+  step: number,
+): { batch: string; result: string } {
+  const dir = `${finetuneDir(setup, data)}/lr-${gridPoint}/validation/step-${step}`;
+  return { batch: `${dir}/batch-00000`, result: `${dir}/result.json` };
 }
 
 export function evalDir(evalId: string): string {
   return `eval/${evalId}`;
 }
 
-/** An evaluation batch, without extension: `eval/<evalId>/batch-NNNNN`. */
-export function evalBatchKey(evalId: string, batchIndex: number): string {
-  return `${evalDir(evalId)}/batch-${pad(batchIndex, 5)}`;
+/** A normalised test set: `eval/problems.jsonl` for the set named "test", else `eval/problems-<name>.jsonl`. */
+export function evalProblemsKey(testSet: string): string {
+  return testSet === 'test' ? EVAL_PROBLEMS_KEY : `eval/problems-${testSet}.jsonl`;
 }
 
-export function evalResultKey(evalId: string): string {
-  return `${evalDir(evalId)}/result.json`;
+/** An evaluation batch of one pass, without extension: `eval/<evalId>/<pass>/batch-NNNNN`. */
+export function evalBatchKey(evalId: string, pass: string, batchIndex: number): string {
+  return `${evalDir(evalId)}/${pass}/batch-${pad(batchIndex, 5)}`;
+}
+
+/** An evaluation's result for one combination of passes: `eval/<evalId>/<name>.json`. */
+export function evalPassResultKey(evalId: string, name: string): string {
+  return `${evalDir(evalId)}/${name}.json`;
 }
 
 export function chartKey(name: string, format: 'svg' | 'png'): string {

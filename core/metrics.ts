@@ -5,6 +5,13 @@
 // diversity@k: the expected number of *unique* correct solutions per question among k samples drawn the
 //   same way. Two solutions are the same when their texts are equal after `solutionIdentity` (trimmed,
 //   whitespace runs collapsed): a different derivation is a different solution, reformatting is not.
+//   Reported two ways, which differ only in the denominator:
+//   - over all questions: the sum over questions of E[unique correct among k], divided by the number of
+//     questions (unsolved questions count as 0);
+//   - over solved questions: the same sum divided by the number of *solved* questions, those with at least
+//     one correct sample among all S. At k = S this is the mean number of unique correct solutions of a
+//     solved question, the figure behind the paper's "keeping one correct solution per question reduces
+//     diversity from 11 to 1". (It is not E[unique | at least one correct among k], which is 1 at k = 1.)
 
 export const UNIQUE_SOLUTION_DEFINITION =
   'Two correct solutions are the same solution when their texts are equal after trimming and collapsing ' +
@@ -77,15 +84,39 @@ export function diversityCurve(questions: QuestionSamples[], maxK: number): Curv
   return curve(questions, maxK, questionDiversityAtK);
 }
 
+/** A question with at least one correct sample among all of its samples. */
+export function isSolved(question: QuestionSamples): boolean {
+  return question.samples.some((s) => s.correct);
+}
+
+/** diversity@k over solved questions: the sum over all questions divided by the number of solved ones. */
+export function diversitySolvedCurve(questions: QuestionSamples[], maxK: number): CurvePoint[] {
+  return curve(questions.filter(isSolved), maxK, questionDiversityAtK);
+}
+
 export interface SourceMetrics {
   questions: number;
   /** S: the samples per question the curves run to (k = 1..S). */
   samplesPerQuestion: number;
   samples: number;
   correctSamples: number;
+  /** Questions with at least one correct sample among all S: the denominator of `diversitySolved`. */
+  solvedQuestions: number;
   coverage: CurvePoint[];
+  /** diversity@k averaged over all questions. */
   diversity: CurvePoint[];
-  byLevel: Record<string, { questions: number; coverage: CurvePoint[]; diversity: CurvePoint[] }>;
+  /** diversity@k averaged over solved questions (all points 0 when none is solved). */
+  diversitySolved: CurvePoint[];
+  byLevel: Record<
+    string,
+    {
+      questions: number;
+      solvedQuestions: number;
+      coverage: CurvePoint[];
+      diversity: CurvePoint[];
+      diversitySolved: CurvePoint[];
+    }
+  >;
 }
 
 /** Coverage and diversity curves for k = 1..S, overall and per difficulty level where there is one. */
@@ -100,8 +131,10 @@ export function sourceMetrics(questions: QuestionSamples[]): SourceMetrics {
     const subset = questions.filter((q) => q.level === level);
     byLevel[level] = {
       questions: subset.length,
+      solvedQuestions: subset.filter(isSolved).length,
       coverage: coverageCurve(subset, maxK),
       diversity: diversityCurve(subset, maxK),
+      diversitySolved: diversitySolvedCurve(subset, maxK),
     };
   }
   return {
@@ -109,8 +142,10 @@ export function sourceMetrics(questions: QuestionSamples[]): SourceMetrics {
     samplesPerQuestion: maxK,
     samples: questions.reduce((sum, q) => sum + q.samples.length, 0),
     correctSamples: questions.reduce((sum, q) => sum + q.samples.filter((s) => s.correct).length, 0),
+    solvedQuestions: questions.filter(isSolved).length,
     coverage: coverageCurve(questions, maxK),
     diversity: diversityCurve(questions, maxK),
+    diversitySolved: diversitySolvedCurve(questions, maxK),
     byLevel,
   };
 }

@@ -6,6 +6,8 @@ export interface PromptTokenStats {
   expectedPerRequestSum: number;
   /** Sum over questions of an upper bound on the prompt tokens of one request. */
   upperBoundPerRequestSum: number;
+  /** The largest of those per-question upper bounds (the sum bounds it where this is missing). */
+  upperBoundPerRequestMax?: number;
 }
 
 export interface PlanInputs {
@@ -17,8 +19,13 @@ export interface SourcePlan {
   source: Source;
   model: string;
   params: number;
-  /** Samples per question the plan expects to draw. */
+  /** Samples per question the plan expects every question to get (full rounds). */
   samplesPerQuestion: number;
+  /**
+   * Samples the plan expects the top-up to draw after the last full round (flops/price modes): one
+   * sample each for a seeded subset of questions, sized so its worst case fits what is left. 0 in ratio mode.
+   */
+  expectedTopUpSamples?: number;
   /** Samples per question that fit even if every sample used max_tokens (flops/price modes). */
   guaranteedSamplesPerQuestion: number;
   samplesPerRound: number;
@@ -30,6 +37,11 @@ export interface SourcePlan {
   expectedCostUsd: number | null;
   budgetFlops: number | null;
   budgetUsd: number | null;
+  // expectedTopUpSamples and the fields below are absent from plans recorded before equal spend.
+  /** Expected spend in the budget's unit (FLOPs in ratio and flops modes, dollars in price mode). */
+  expectedSpend?: number;
+  /** An upper bound on one request's prompt tokens for any question: the top-up's worst case per sample. */
+  promptTokensUpperBoundMax?: number;
 }
 
 export interface Plan {
@@ -40,7 +52,34 @@ export interface Plan {
   countPromptTokens: boolean;
   wc: SourcePlan;
   se: SourcePlan;
+  // The fields below are absent from plans recorded before equal spend (plan.json of older runs).
+  /** The unit both sources are matched in: FLOPs (ratio, flops modes) or USD (price mode). */
+  spendUnit?: SpendUnit;
+  /** Expected spend WC / SE in that unit: 1 is exactly matched. */
+  expectedSpentRatio?: number;
   notes: string[];
+  /** What makes the plan differ from an exact match: rounded sample counts, an expected spend gap. */
+  warnings?: string[];
+}
+
+export type SpendUnit = 'FLOPs' | 'USD';
+
+/** How far the two sources' spends may differ before the plan and the report warn: 2%. */
+export const SPENT_RATIO_TOLERANCE = 0.02;
+
+/** WC spend / SE spend, or null where SE spent nothing. */
+export function spentRatio(wc: number, se: number): number | null {
+  return se > 0 ? wc / se : null;
+}
+
+/** A warning when the two spends differ by more than the tolerance, else null. */
+export function spentRatioWarning(ratio: number | null, unit: SpendUnit, what: string): string | null {
+  if (ratio === null || Math.abs(ratio - 1) <= SPENT_RATIO_TOLERANCE) return null;
+  const percent = (Math.abs(ratio - 1) * 100).toFixed(1);
+  return (
+    `${what} ${unit} WC / SE = ${ratio.toFixed(4)}: WC ${ratio > 1 ? 'over' : 'under'}-spends SE by ${percent}%, ` +
+    `more than the ${SPENT_RATIO_TOLERANCE * 100}% the comparison allows`
+  );
 }
 
 export class PlanError extends Error {
@@ -99,11 +138,16 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
   const n = inputs.questions;
   if (n < 1) throw new PlanError('problems: the problem set is empty');
   const notes: string[] = [];
+  const warnings: string[] = [];
   const costRatio = se.params / wc.params;
+  const spendUnit: SpendUnit = budget.mode === 'price' ? 'USD' : 'FLOPs';
   const tokensPerSample = (model: ModelConfig) => budget.expectedTokensPerSample ?? model.sampling.maxTokens;
   if (budget.expectedTokensPerSample === undefined) {
     notes.push('Expected tokens assume every sample uses max_tokens (set budget.expectedTokensPerSample).');
   }
+  const promptMax = (source: Source) =>
+    inputs.promptTokens[source].upperBoundPerRequestMax ??
+    inputs.promptTokens[source].upperBoundPerRequestSum;
 
   const sourcePlan = (
     source: Source,
@@ -111,30 +155,62 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
     samples: number,
     guaranteed: number,
     rounds: number,
+    topUpSamples = 0,
   ) => {
     const perRound = budget.mode === 'ratio' ? samples : budget.samplesPerRound;
-    const expectedTokens = n * samples * tokensPerSample(model);
+    const expectedTokens = (n * samples + topUpSamples) * tokensPerSample(model);
+    // A top-up sample is one request for one question: on average a question's expected prompt.
     const requests = rounds * requestsFor(model, perRound);
-    const expectedPromptTokens = requests * inputs.promptTokens[source].expectedPerRequestSum;
+    const expectedPromptTokens =
+      requests * inputs.promptTokens[source].expectedPerRequestSum +
+      (topUpSamples * inputs.promptTokens[source].expectedPerRequestSum) / n;
     const flopsTokens = expectedTokens + (budget.countPromptTokens ? expectedPromptTokens : 0);
+    const expectedFlops = flopsFor(model.params, flopsTokens);
+    const expectedCostUsd = model.price
+      ? usdFor(model, { promptTokens: expectedPromptTokens, completionTokens: expectedTokens })
+      : null;
     const plan: SourcePlan = {
       source,
       model: model.model,
       params: model.params,
       samplesPerQuestion: samples,
+      expectedTopUpSamples: topUpSamples,
       guaranteedSamplesPerQuestion: guaranteed,
       samplesPerRound: perRound,
       maxRounds: rounds,
       expectedTokens,
       expectedPromptTokens,
-      expectedFlops: flopsFor(model.params, flopsTokens),
-      expectedCostUsd: model.price
-        ? usdFor(model, { promptTokens: expectedPromptTokens, completionTokens: expectedTokens })
-        : null,
+      expectedFlops,
+      expectedCostUsd,
       budgetFlops: budget.mode === 'flops' ? budget.flopsPerSource : null,
       budgetUsd: budget.mode === 'price' ? budget.usdPerSource : null,
+      expectedSpend: spendUnit === 'USD' ? (expectedCostUsd ?? 0) : expectedFlops,
+      promptTokensUpperBoundMax: promptMax(source),
     };
     return plan;
+  };
+
+  const finish = (wcPlan: SourcePlan, sePlan: SourcePlan): Plan => {
+    const expectedSpentRatio = spentRatio(wcPlan.expectedSpend ?? 0, sePlan.expectedSpend ?? 0) ?? 1;
+    const gap = spentRatioWarning(expectedSpentRatio, spendUnit, 'Expected spend');
+    if (gap) {
+      warnings.push(
+        `${gap}: one sample's worst case is a large part of the budget here; ` +
+          'raise the budget or use more questions.',
+      );
+    }
+    return {
+      mode: budget.mode,
+      questions: n,
+      costRatio,
+      countPromptTokens: budget.countPromptTokens,
+      wc: wcPlan,
+      se: sePlan,
+      spendUnit,
+      expectedSpentRatio,
+      notes,
+      warnings,
+    };
   };
 
   if (budget.mode === 'ratio') {
@@ -152,16 +228,12 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
           `rounded by "${budget.rounding}" to ${wcSamples}` +
           (budget.rounding === 'floor' ? ' (WC never spends more than SE).' : '.'),
       );
+      warnings.push(roundingWarning(budget.samplesPerQuestion, costRatio, exact, wcSamples, budget.rounding));
     }
-    return {
-      mode: 'ratio',
-      questions: n,
-      costRatio,
-      countPromptTokens: budget.countPromptTokens,
-      wc: sourcePlan('wc', wc, wcSamples, wcSamples, 1),
-      se: sourcePlan('se', se, budget.samplesPerQuestion, budget.samplesPerQuestion, 1),
-      notes,
-    };
+    return finish(
+      sourcePlan('wc', wc, wcSamples, wcSamples, 1),
+      sourcePlan('se', se, budget.samplesPerQuestion, budget.samplesPerQuestion, 1),
+    );
   }
 
   const budgetedPlan = (source: Source, model: ModelConfig) => {
@@ -173,26 +245,42 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
       roundPromptTokens: requestsFor(model, perRound) * inputs.promptTokens[source].upperBoundPerRequestSum,
       countPromptTokens: budget.countPromptTokens,
     });
+    // One top-up sample: one request for one question, at max_tokens and the largest prompt.
+    const worstSample = worstCaseRoundCost({
+      model,
+      questions: 1,
+      samplesPerRound: 1,
+      roundPromptTokens: promptMax(source),
+      countPromptTokens: budget.countPromptTokens,
+    });
     const requestsPerRound = requestsFor(model, perRound);
     const expectedPrompt = requestsPerRound * inputs.promptTokens[source].expectedPerRequestSum;
     const expectedCompletion = n * perRound * tokensPerSample(model);
+    const expectedSamplePrompt = inputs.promptTokens[source].expectedPerRequestSum / n;
     let limit: number;
     let worstRound: number;
     let expectedRound: number;
+    let worstOne: number;
+    let expectedOne: number;
     let unit: string;
     if (budget.mode === 'flops') {
       limit = budget.flopsPerSource;
       worstRound = worst.flops;
-      expectedRound = flopsFor(
-        model.params,
-        expectedCompletion + (budget.countPromptTokens ? expectedPrompt : 0),
-      );
+      worstOne = worstSample.flops;
+      const countPrompt = budget.countPromptTokens ? 1 : 0;
+      expectedRound = flopsFor(model.params, expectedCompletion + countPrompt * expectedPrompt);
+      expectedOne = flopsFor(model.params, tokensPerSample(model) + countPrompt * expectedSamplePrompt);
       unit = 'FLOPs';
     } else {
       if (!model.price) throw new PlanError(`models.${source}.price: required in price mode`);
       limit = budget.usdPerSource;
       worstRound = worst.usd;
+      worstOne = worstSample.usd;
       expectedRound = usdFor(model, { promptTokens: expectedPrompt, completionTokens: expectedCompletion });
+      expectedOne = usdFor(model, {
+        promptTokens: expectedSamplePrompt,
+        completionTokens: tokensPerSample(model),
+      });
       unit = 'USD';
     }
     const guaranteedRounds = Math.floor(limit / worstRound);
@@ -207,24 +295,87 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
     }
     // Rounds keep starting while their worst case fits, so the count reached lies between these two.
     const expectedRounds = Math.max(guaranteedRounds, Math.floor((limit - worstRound) / expectedRound) + 1);
-    return sourcePlan(source, model, expectedRounds * perRound, guaranteedRounds * perRound, expectedRounds);
+    // Then top-up samples keep starting while one more sample's worst case fits.
+    const left = limit - expectedRounds * expectedRound;
+    const topUp = left >= worstOne ? Math.floor((left - worstOne) / expectedOne) + 1 : 0;
+    return sourcePlan(
+      source,
+      model,
+      expectedRounds * perRound,
+      guaranteedRounds * perRound,
+      expectedRounds,
+      topUp,
+    );
   };
 
   notes.push(
     `Rounds of ${budget.samplesPerRound} sample(s) per question start only while the round's worst case ` +
-      '(every sample at max_tokens) fits in the remaining budget: spending never passes the budget.',
+      '(every sample at max_tokens) fits in the remaining budget; then a top-up draws one more sample for ' +
+      "questions in a seeded order while one sample's worst case still fits, so both sources end within " +
+      "one sample's worst case of their budget and spending never passes it. Coverage and diversity curves " +
+      "run to the samples every question got; each question's estimate uses all of its own samples.",
   );
-  return {
-    mode: budget.mode,
-    questions: n,
-    costRatio,
-    countPromptTokens: budget.countPromptTokens,
-    wc: budgetedPlan('wc', wc),
-    se: budgetedPlan('se', se),
-    notes,
-  };
+  return finish(budgetedPlan('wc', wc), budgetedPlan('se', se));
+}
+
+/** Says how rounding moved S_WC from the exact compute-matched value, and what that does to the match. */
+function roundingWarning(
+  seSamples: number,
+  costRatio: number,
+  exact: number,
+  rounded: number,
+  rounding: string,
+): string {
+  const others = (['floor', 'round', 'ceil'] as const)
+    .filter((mode) => mode !== rounding && Math[mode](exact) !== rounded)
+    .map((mode) => `"${mode}" gives ${Math[mode](exact)}`);
+  const percent = ((Math.abs(rounded - exact) / exact) * 100).toFixed(1);
+  return (
+    `S_WC is rounded: the exact compute-matched value is ${seSamples} x ${costRatio.toPrecision(6)} = ` +
+    `${exact.toFixed(3)}, rounding "${rounding}" gives ${rounded}` +
+    (others.length ? ` (${others.join(', ')})` : '') +
+    `, so WC gets ${percent}% ${rounded < exact ? 'less' : 'more'} sampling compute than SE. ` +
+    "Nominal parameter counts (e.g. 9e9 and 27e9) give the paper's whole ratios."
+  );
 }
 
 function formatAmount(value: number, unit: string): string {
   return unit === 'USD' ? `$${value.toFixed(4)}` : `${value.toExponential(3)} ${unit}`;
+}
+
+/** Totals over both sources above which `wcse run` needs `--yes` (config `confirmAbove` overrides each). */
+export const DEFAULT_CONFIRM_ABOVE = { samples: 1_000_000, flops: 1e20, usd: 100 } as const;
+
+/**
+ * Why this plan needs an explicit `--yes` before it starts: each total (samples, FLOPs, dollars, over both
+ * sources) above its threshold, as a sentence naming the config field that sets it. Empty when none is.
+ * A budgeted mode counts its budget (what it may spend), ratio mode its expected spend.
+ */
+export function confirmationReasons(
+  plan: Plan,
+  thresholds: { samples?: number; flops?: number; usd?: number } = {},
+): string[] {
+  const limit = { ...DEFAULT_CONFIRM_ABOVE, ...thresholds };
+  const sources = [plan.wc, plan.se];
+  const samples = sources.reduce(
+    (sum, p) => sum + plan.questions * p.samplesPerQuestion + (p.expectedTopUpSamples ?? 0),
+    0,
+  );
+  const flops = sources.reduce((sum, p) => sum + Math.max(p.expectedFlops, p.budgetFlops ?? 0), 0);
+  const usd = sources.reduce((sum, p) => sum + Math.max(p.expectedCostUsd ?? 0, p.budgetUsd ?? 0), 0);
+  const reasons: string[] = [];
+  if (samples > limit.samples) {
+    reasons.push(
+      `${samples.toExponential(3)} samples planned, above confirmAbove.samples = ${limit.samples.toExponential(3)}`,
+    );
+  }
+  if (flops > limit.flops) {
+    reasons.push(
+      `${flops.toExponential(3)} FLOPs planned, above confirmAbove.flops = ${limit.flops.toExponential(3)}`,
+    );
+  }
+  if (usd > limit.usd) {
+    reasons.push(`$${usd.toFixed(2)} planned, above confirmAbove.usd = $${limit.usd.toFixed(2)}`);
+  }
+  return reasons;
 }

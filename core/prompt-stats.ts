@@ -13,12 +13,19 @@ export function promptTokenStats(
   for (const source of SOURCES) {
     let expected = 0;
     let upper = 0;
+    let upperMax = 0;
     for (const problem of problems) {
       const messages = buildMessages(config.models[source].prompt, problem.question);
+      const bound = promptTokensUpperBound(messages);
       expected += promptTokensEstimate(messages);
-      upper += promptTokensUpperBound(messages);
+      upper += bound;
+      upperMax = Math.max(upperMax, bound);
     }
-    stats[source] = { expectedPerRequestSum: expected, upperBoundPerRequestSum: upper };
+    stats[source] = {
+      expectedPerRequestSum: expected,
+      upperBoundPerRequestSum: upper,
+      upperBoundPerRequestMax: upperMax,
+    };
   }
   return stats;
 }

@@ -38,7 +38,8 @@ export function promptTokensEstimate(messages: ChatMessage[]): number {
   return Math.ceil(chars / 4) + 4 * messages.length;
 }
 
-function utf8Length(text: string): number {
+/** The length of `text` in UTF-8 bytes (a surrogate pair is one 4-byte character). */
+export function utf8Length(text: string): number {
   let bytes = 0;
   for (let i = 0; i < text.length; i++) {
     const code = text.charCodeAt(i);

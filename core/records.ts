@@ -30,6 +30,8 @@ export interface SampleRecord {
   requestId: string | null;
   /** Usage of the whole request this sample came from (shared by its `n` choices). */
   requestUsage: Usage;
+  /** Why the request's reported usage was not believed (`requestUsage` is then its worst case). */
+  usageDistrusted?: string;
   /** Activity attempt that paid for the request. */
   attempt: number;
   seed: number;
@@ -43,6 +45,18 @@ export interface Ledger {
   completionTokens: number;
   flops: number;
   usd: number;
+  /**
+   * Requests paid for a second time: sends whose response was never saved (lost to a crash, a cancel or a
+   * failed save; each charged in `flops` and `usd` at its worst case, since its usage is unknown, and not
+   * counted in `requests` or the token fields), and requests of a batch sampled again because its saved
+   * samples were lost (in `requests` and the token fields too). Absent in ledgers written before it existed.
+   */
+  repaidRequests?: number;
+  /**
+   * Responses whose reported usage was not believed (missing, or below what their text could have cost;
+   * core/usage.ts) and which were charged at their worst case instead. Absent when none was.
+   */
+  usageDistrusted?: number;
 }
 
 export const EMPTY_LEDGER: Ledger = {
@@ -62,6 +76,12 @@ export function addLedgers(a: Ledger, b: Ledger): Ledger {
     completionTokens: a.completionTokens + b.completionTokens,
     flops: a.flops + b.flops,
     usd: a.usd + b.usd,
+    ...(a.repaidRequests !== undefined || b.repaidRequests !== undefined
+      ? { repaidRequests: (a.repaidRequests ?? 0) + (b.repaidRequests ?? 0) }
+      : {}),
+    ...(a.usageDistrusted || b.usageDistrusted
+      ? { usageDistrusted: (a.usageDistrusted ?? 0) + (b.usageDistrusted ?? 0) }
+      : {}),
   };
 }
 
@@ -85,11 +105,19 @@ export interface VerdictRecord {
   reason: string;
 }
 
+/** Samples the verifier found no final answer in: `no-answer` (none in the text), `truncated` (cut off). */
+export interface ExtractionFailures {
+  noAnswer: number;
+  truncated: number;
+}
+
 export interface VerifySummary {
   source: Source;
   artifact: string;
   samples: number;
   correct: number;
+  /** Absent in summaries recorded before it was counted. */
+  extractionFailures?: ExtractionFailures;
   verifierVersion: string;
 }
 
@@ -97,8 +125,15 @@ export interface VerifySummary {
 export interface SamplingResult {
   source: Source;
   ledger: Ledger;
+  /** Samples every question got (full rounds, and top-up passes that reached every question). */
   samplesPerQuestion: number;
   rounds: number;
+  /**
+   * Samples drawn by the budget top-up after the last full round (flops/price modes): one more sample each
+   * for questions in a seeded order, so some questions have one sample more than `samplesPerQuestion`.
+   * Absent in results from before the top-up existed.
+   */
+  topUpSamples?: number;
   stopReason: string;
   /** Wall time from the first run of this sampling workflow to its end, continue-as-new included. */
   wallSeconds: number;
@@ -118,8 +153,15 @@ export interface FprResult {
 
 /** metrics.json: coverage/diversity curves per source, and the FPR where a judge ran. */
 export interface MetricsFile {
-  definitions: { coverageAtK: string; diversityAtK: string; uniqueSolution: string; fpr: string };
-  sources: Record<Source, SourceMetrics & { fpr: FprResult | null }>;
+  definitions: {
+    coverageAtK: string;
+    diversityAtK: string;
+    diversityAtKSolved: string;
+    uniqueSolution: string;
+    fpr: string;
+    extractionFailure: string;
+  };
+  sources: Record<Source, SourceMetrics & { fpr: FprResult | null; extractionFailures: ExtractionFailures }>;
 }
 
 /** datasets/<source>/manifest.json: counts and content hashes of a source's finetuning data. */
@@ -128,7 +170,16 @@ export interface DatasetManifest {
   train: { key: string; examples: number; questions: number; sha256: string };
   validation: { key: string; examples: number; questions: number; sha256: string };
   correctSamples: number;
+  /** Whether repeated solutions of a question were dropped (`datasets.dedupe`). */
+  dedupe: boolean;
+  /** Correct solutions that repeat an earlier one of their question, dropped or not. */
+  duplicates: number;
+  /** Removed by de-duplication (0 unless `dedupe`). */
   duplicatesDropped: number;
+  /** Removed by the per-question cap. */
   cappedDropped: number;
   maxPerQuestion: number | null;
+  /** Questions with a correct solution that went to the validation split instead of training. */
+  questionsWithheld: number;
+  validationFraction: number;
 }

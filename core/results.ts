@@ -1,7 +1,10 @@
 // Results of the second half of the study: finetuning jobs, evaluations, setups. Small records that
 // workflows pass around and the report reads.
 import type { Source } from './config.js';
+import type { MajorityPoint } from './majority.js';
 import type { Ledger } from './records.js';
+import type { CheckpointRef, SelectionResult } from './selection.js';
+import type { TrainingSection } from './training.js';
 
 /** Which model is finetuned: the student, the WC model or the SE model (paper: Student-LM, WC-LM, SE-LM). */
 export type Setup = 'student' | 'wc' | 'se';
@@ -12,9 +15,23 @@ export interface Interval {
   high: number;
 }
 
+/** The maj@k curve of an evaluation's sampled pass (core/majority.ts). */
+export interface MajorityResult {
+  temperature: number;
+  /** Samples drawn per question; maj@k for k < samples averages over k-subsets. */
+  samples: number;
+  /** The sampled pass's directory name (`majority-<fingerprint>`). */
+  fingerprint: string;
+  curve: MajorityPoint[];
+}
+
 export interface EvalResult {
-  /** Unique within a run, e.g. "base-wc" or "student-on-se". */
+  /** Unique within a run, e.g. "base-wc" or "student-on-se" ("student-on-se.gsm8k" for named test sets). */
   evalId: string;
+  /** The test set ("test" for a single split); absent in results written before named test sets. */
+  testSet?: string;
+  /** The greedy pass's directory name (`greedy-<fingerprint>`): what was evaluated, hashed. */
+  fingerprint?: string;
   model: string;
   baseURL: string;
   kind: 'base' | 'finetuned';
@@ -33,6 +50,10 @@ export interface EvalResult {
   k: number;
   passAtK: number | null;
   majAtK: number | null;
+  /** maj@k at the majority temperature; null or absent when `evaluation.majority` is off. */
+  majority?: MajorityResult | null;
+  /** With several test sets: every set's result by name (this result is the first, headline set's). */
+  testSets?: Record<string, Omit<EvalResult, 'testSets'>>;
   byLevel: Record<string, { n: number; correct: number; accuracy: number }>;
   ledger: Ledger;
   verifierVersion: string;
@@ -53,6 +74,12 @@ export interface FinetuneResult {
   /** Artifact key of the job's saved events. */
   eventsKey: string;
   wallSeconds: number;
+  /** Steps, examples seen, tokens and FLOPs of the job (absent in results written before it existed). */
+  training?: TrainingSection;
+  /** Model selection only: the job's servable checkpoints (ascending steps). */
+  checkpoints?: CheckpointRef[];
+  /** Model selection only: the validation grid and the checkpoint chosen (its model is `fineTunedModel`). */
+  selection?: SelectionResult;
 }
 
 export interface SetupResult {

@@ -1,6 +1,6 @@
 // Rules of the study's second half that workflows apply: which model a setup finetunes, which setup
 // evaluates a shared base model (each base model is evaluated once), and the model config evaluation uses.
-import type { EvaluationConfig, ExperimentConfig, ModelConfig } from './config.js';
+import { majoritySamples, type EvaluationConfig, type ExperimentConfig, type ModelConfig } from './config.js';
 import type { EvalResult, Setup, SetupResult } from './results.js';
 
 /** A setup's result as its workflow returns it; `base` is null when another setup evaluated the same base. */
@@ -58,6 +58,23 @@ export function evaluatedModel(
       maxTokens: evaluation.maxTokens ?? base.sampling.maxTokens,
     },
     fineTuning: undefined,
+  };
+}
+
+/**
+ * The maj@k pass of an evaluation: the evaluated model at the majority temperature, its samples per
+ * question and the ks to report; null when `evaluation.majority` is off (or the input predates it).
+ */
+export function majorityPass(
+  model: ModelConfig,
+  evaluation: EvaluationConfig,
+): { model: ModelConfig; samples: number; k: number[] } | null {
+  const majority = evaluation.majority;
+  if (!majority) return null;
+  return {
+    model: { ...model, sampling: { ...model.sampling, temperature: majority.temperature } },
+    samples: majoritySamples(majority),
+    k: [...majority.k],
   };
 }
 

@@ -81,6 +81,8 @@ cp "$work/build/bin/llama-server" "$target.tmp/"
 # The LoRA converter and its gguf package come from the same sources, for serving finetuned adapters.
 cp "$src/convert_lora_to_gguf.py" "$src/convert_hf_to_gguf.py" "$target.tmp/"
 cp -r "$src/gguf-py" "$target.tmp/"
+# Newer llama.cpp keeps the per-architecture converters in a package next to the scripts.
+if [ -d "$src/conversion" ]; then cp -r "$src/conversion" "$target.tmp/"; fi
 rm -rf "$target"
 mv "$target.tmp" "$target"
 log "built in $((SECONDS - started))s: $target/llama-server"

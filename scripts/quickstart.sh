@@ -13,4 +13,5 @@ bash scripts/setup.sh
 bash scripts/engine.sh start
 started=$SECONDS
 node bin/wcse.js run "$CONFIG"
-echo "quickstart: finished in $((SECONDS - started))s"
+generation=$(node -e "fetch('http://127.0.0.1:${WCSE_ENGINE_PORT:-8011}/health').then((r) => r.json()).then((h) => console.log(h.generation), () => console.log('unknown'))")
+echo "quickstart: finished in $((SECONDS - started))s (local generation: $generation)"

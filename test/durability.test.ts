@@ -1,19 +1,8 @@
 // A worker killed (SIGKILL) in the middle of sampling: a new worker finishes the experiment, and the
 // endpoint bills exactly the planned requests, no batch or response paid twice.
-import { afterAll, describe, expect, it, onTestFinished } from 'vitest';
-import type { ChildProcess } from 'node:child_process';
+import { describe, expect, it } from 'vitest';
 import path from 'node:path';
-import { answerScript } from './support/scripted-server.js';
-import {
-  model,
-  problemsBlock,
-  startScriptedStudy,
-  startWorker,
-  startWorkerProcess,
-  testConfig,
-  uniqueId,
-  useTemporal,
-} from './support/harness.js';
+import { crashStudy, startWorker, uniqueId, useTemporal, workerProcessForTest } from './support/harness.js';
 import { experimentWorkflow } from '../workflows/experiment.js';
 import { readdir, readFile } from 'node:fs/promises';
 import { readProgress } from '../cli/progress.js';
@@ -56,41 +45,19 @@ async function waitUntil(predicate: () => Promise<boolean>, timeoutMs: number): 
 
 describe('worker crash mid-sampling', () => {
   const temporal = useTemporal();
-  let child: ChildProcess | undefined;
-  afterAll(() => {
-    child?.kill('SIGKILL');
-  });
 
   it('completes after a new worker takes over, with requests == planned and ledger == usage', async () => {
     const { client } = temporal;
     const questions = 24;
-    const { dir, problemsFile, server } = await startScriptedStudy({
-      name: 'crash',
-      questions,
-      models: (gold) => ({
-        // supportsN false: one request per sample, so many requests are in flight when the worker dies.
-        weak: answerScript({ gold, correctFraction: 0.5, supportsN: false }),
-        strong: answerScript({ gold, correctFraction: 1, supportsN: false }),
-      }),
-    });
-    onTestFinished(() => server.close());
-    const config = testConfig({
-      problems: problemsBlock(problemsFile),
-      models: {
-        wc: model(server.baseURL, 'weak', 1e9, { supportsN: false, concurrency: 4 }),
-        se: model(server.baseURL, 'strong', 2e9, { supportsN: false, concurrency: 4 }),
-      },
-      budget: { mode: 'ratio', samplesPerQuestion: 2 },
-      sampling: { batchSize: 4 },
-      temporal: { heartbeatTimeoutSeconds: 3 },
-    });
+    // One request per sample, so many requests are in flight when the worker dies.
+    const { dir, server, config } = await crashStudy('crash', questions, { wc: 1e9, se: 2e9 });
     const planned = { weak: questions * 4, strong: questions * 2 };
     const taskQueue = uniqueId('tq-crash');
     const runDir = path.join(dir, 'run');
     const workflowId = uniqueId('exp-crash');
 
     server.holdAfter(40);
-    child = await startWorkerProcess(taskQueue);
+    const first = await workerProcessForTest(taskQueue);
     const handle = await client.workflow.start(experimentWorkflow, {
       taskQueue,
       workflowId,
@@ -110,8 +77,7 @@ describe('worker crash mid-sampling', () => {
       );
       return snapshot.experiment?.stage === 'sample' && saved === 40;
     }, 20_000);
-    child.kill('SIGKILL');
-    await new Promise((resolve) => child!.once('exit', resolve));
+    await first.kill();
     await server.waitFor((s) => s.held === 0, 10_000, 'held requests aborted by the dying worker');
     expect(server.stats.aborted).toBeGreaterThanOrEqual(2);
     server.release();

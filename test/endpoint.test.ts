@@ -9,7 +9,7 @@ import os from 'node:os';
 import path from 'node:path';
 import OpenAI from 'openai';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { validateConfig, type ModelConfig } from '../core/config.js';
+import type { ModelConfig } from '../core/config.js';
 import {
   failure,
   FailureType,
@@ -23,8 +23,11 @@ import { DatasetError } from '../activities/problems.js';
 import { heartbeatEvery, heartbeatIntervalMs } from '../activities/heartbeat.js';
 import { openStore, toJsonl } from '../activities/store.js';
 import { loadVerifiedSamples, verifySource } from '../activities/verify.js';
-import { batchFiles, batchKey, PROBLEMS_KEY } from '../core/layout.js';
+import { batchKey, PROBLEMS_KEY } from '../core/layout.js';
+import { EMPTY_LEDGER } from '../core/records.js';
+import { writeFinishedBatch } from '../activities/sampling.js';
 import { callChat, RateLimiter, retryAfterMs, Semaphore, toTemporalFailure } from '../activities/endpoint.js';
+import { validModel } from './support/model-config.js';
 import { startScriptedServer, type ScriptedServer } from './support/scripted-server.js';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-endpoint';
@@ -165,7 +168,11 @@ describe('deterministic data problems', () => {
       attempt: 1,
       seed: 0,
     };
-    await store.write(batchFiles(batchKey('wc', 0, 0)).samples, toJsonl([sample]));
+    await writeFinishedBatch(store, batchKey('wc', 0, 0), [sample], {
+      fingerprint: 'test',
+      questions: 1,
+      ledger: EMPTY_LEDGER,
+    });
     // The activity's failure is expected here: keep the environment's logger quiet.
     const logger = new DefaultLogger('ERROR');
     const unknown = await new MockActivityEnvironment(undefined, { logger })
@@ -311,24 +318,23 @@ describe('RateLimiter (fake time)', () => {
     for (const [i, t] of takenAt.entries()) expect(t).toBeGreaterThanOrEqual((i + 1 - 60) * 1000 - 5);
   });
 
+  /** Takes `units`, which is still waiting a second before `waitMs` and done 100 ms after it. */
+  async function expectTakeWaits(limiter: RateLimiter, units: number, waitMs: number) {
+    let done = false;
+    const taking = limiter.take(units).then(() => (done = true));
+    await vi.advanceTimersByTimeAsync(waitMs - 1000);
+    expect(done).toBe(false);
+    await vi.advanceTimersByTimeAsync(1_100);
+    await taking;
+    expect(done).toBe(true);
+  }
+
   it('makes a large request wait for its units, capped at a minute', async () => {
     const limiter = new RateLimiter(1200); // 20 per second
     await limiter.take(1200);
-    let done = false;
-    const big = limiter.take(600).then(() => (done = true));
-    await vi.advanceTimersByTimeAsync(29_000);
-    expect(done).toBe(false);
-    await vi.advanceTimersByTimeAsync(1_100);
-    await big;
-    expect(done).toBe(true);
+    await expectTakeWaits(limiter, 600, 30_000);
     // More than a minute's worth waits for one full minute, not forever.
-    let huge = false;
-    const hugeTake = limiter.take(5000).then(() => (huge = true));
-    await vi.advanceTimersByTimeAsync(59_000);
-    expect(huge).toBe(false);
-    await vi.advanceTimersByTimeAsync(1_100);
-    await hugeTake;
-    expect(huge).toBe(true);
+    await expectTakeWaits(limiter, 5000, 60_000);
   });
 
   it('stops waiting when the signal aborts', async () => {
@@ -363,23 +369,7 @@ describe('callChat against the scripted endpoint', () => {
   const echoModel = (overrides: Record<string, unknown> = {}): ModelConfig => {
     const name = `echo-${counter++}`;
     server.setModel(name, { respond: (ctx) => ({ content: `echo ${ctx.lastUserMessage}` }) });
-    const model = {
-      model: name,
-      baseURL: server.baseURL,
-      params: 1e9,
-      apiKeyEnv: 'WCSE_TEST_API_KEY',
-      sampling: { maxTokens: 8 },
-      ...overrides,
-    };
-    return validateConfig(
-      {
-        name: 'endpoint',
-        problems: { path: 'x.jsonl', kind: 'gsm8k' },
-        models: { wc: model, se: model },
-        budget: { mode: 'ratio', samplesPerQuestion: 1 },
-      },
-      'endpoint-test',
-    ).models.wc;
+    return validModel(name, server.baseURL, 1e9, { sampling: { maxTokens: 8 }, ...overrides });
   };
   const body = (model: ModelConfig, content: string) => ({
     model: model.model,

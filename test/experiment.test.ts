@@ -11,17 +11,9 @@ import {
   problemsBlock,
 } from './support/harness.js';
 import { FailureType } from '../core/failures.js';
+import { allText } from './support/history-text.js';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-secret-value-0123456789';
-
-/** Every string and every byte payload (decoded as UTF-8) anywhere in a history, joined. */
-function allText(value: unknown): string {
-  if (typeof value === 'string') return value;
-  if (value instanceof Uint8Array) return Buffer.from(value).toString('utf8');
-  if (Array.isArray(value)) return value.map(allText).join('\n');
-  if (value && typeof value === 'object') return Object.values(value).map(allText).join('\n');
-  return '';
-}
 
 describe('a full experiment on a small config', () => {
   const questions = 6;
@@ -52,8 +44,13 @@ describe('a full experiment on a small config', () => {
     // k=1 for WC: each question has 3 of 6 correct, so P(one random sample correct) = 1/2.
     expect(metrics.sources.wc.coverage[0].value).toBeCloseTo(0.5);
     expect(result.datasets.wc.train.examples).toBe(questions * 3);
-    expect(result.datasets.se.train.examples).toBe(questions * 1);
-    expect(result.datasets.se.duplicatesDropped).toBe(questions * 1);
+    // The paper's datasets by default: every correct solution, SE's repeated one counted and kept.
+    expect(result.datasets.se.train.examples).toBe(questions * 2);
+    expect(result.datasets.se.duplicates).toBe(questions * 1);
+    expect(result.datasets.se.duplicatesDropped).toBe(0);
+    expect(metrics.sources.se.solvedQuestions).toBe(questions);
+    expect(metrics.sources.se.diversitySolved.at(-1).value).toBeCloseTo(1);
+    expect(metrics.sources.wc.extractionFailures).toEqual({ noAnswer: 0, truncated: 0 });
     // Requests: WC asks for 6 per question in one request (n), SE 2.
     expect(server.stats.perModel.weak.served).toBe(questions);
     expect(server.stats.perModel.strong.served).toBe(questions);

@@ -3,13 +3,13 @@
 import { describe, expect, it } from 'vitest';
 import path from 'node:path';
 import {
-  model,
+  problemsBlock,
   rootCauseMessage,
   rootFailureType,
   runExperiment,
   testConfig,
   useStudyFixture,
-  problemsBlock,
+  wcSeModels,
 } from './support/harness.js';
 import type { ExperimentConfig } from '../core/config.js';
 
@@ -22,10 +22,7 @@ describe('endpoint faults', () => {
   const config = (overrides: Record<string, unknown> = {}): ExperimentConfig =>
     testConfig({
       problems: problemsBlock(fixture.problemsFile),
-      models: {
-        wc: model(fixture.server.baseURL, 'weak', 9e9, { requestTimeoutSeconds: 1 }),
-        se: model(fixture.server.baseURL, 'strong', 27e9, { requestTimeoutSeconds: 1 }),
-      },
+      models: wcSeModels(fixture.server.baseURL, { wc: 9e9, se: 27e9 }, { requestTimeoutSeconds: 1 }),
       budget: { mode: 'ratio', samplesPerQuestion: 2 },
       sampling: { batchSize: 4 },
       datasets: { validationFraction: 0 },

@@ -2,7 +2,7 @@
 // WC and on SE data, evaluated against the untouched base; crash, failure, resume and cancel.
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import type { ChildProcess } from 'node:child_process';
-import { readFile, writeFile } from 'node:fs/promises';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import {
   answerScript,
@@ -21,6 +21,7 @@ import {
   uniqueId,
   useTemporal,
   writeProblems,
+  writeTimesTable,
   problemsBlock,
 } from './support/harness.js';
 import { experimentWorkflow, type ExperimentInput } from '../workflows/experiment.js';
@@ -54,18 +55,12 @@ function accuracyScript(gold: ReturnType<typeof goldTable>, correctCount: number
   });
 }
 
-async function writeTestProblems(dir: string): Promise<{ file: string; gold: Map<string, string> }> {
-  const gold = new Map<string, string>();
-  const lines: string[] = [];
-  for (let i = 1; i <= TEST_QUESTIONS; i++) {
-    const question = `T${i}: what is ${i} times 3?`;
-    gold.set(question, String(3 * i));
-    lines.push(JSON.stringify({ id: `t${i}`, question, answer: String(3 * i) }));
-  }
-  const file = path.join(dir, 'test.jsonl');
-  await writeFile(file, lines.join('\n') + '\n');
-  return { file, gold };
+function writeTestProblems(dir: string, { name = 'test', factor = 3, count = TEST_QUESTIONS } = {}) {
+  return writeTimesTable(dir, { name, prefix: 'T', factor, count, id: (i) => `${name}-${i}` });
 }
+
+/** A second test set (4 questions "T<i>: what is i times 7?"), for runs with named test sets. */
+const EXTRA_QUESTIONS = 4;
 
 describe('finetune, evaluate, report', () => {
   const temporal = useTemporal();
@@ -73,12 +68,15 @@ describe('finetune, evaluate, report', () => {
   let dir: string;
   let config: ExperimentConfig;
   let failNext: string | null = null;
+  let extraFile = '';
   let child: ChildProcess | undefined;
 
   const makeEnvironment = async (jobDurationMs: number) => {
     const train = await writeProblems(dir, 6);
     const test = await writeTestProblems(dir);
-    const gold = goldTable(Object.fromEntries([...train.gold, ...test.gold]));
+    const extra = await writeTestProblems(dir, { name: 'extra', factor: 7, count: EXTRA_QUESTIONS });
+    extraFile = extra.file;
+    const gold = goldTable(Object.fromEntries([...train.gold, ...test.gold, ...extra.gold]));
     const endpoint = await startScriptedServer({
       models: {
         weak: accuracyScript(gold, ACCURACY.weak),
@@ -208,6 +206,90 @@ describe('finetune, evaluate, report', () => {
       // No chat request went to the training models for sampling again.
       const evaluationRequests = server.stats.served - sampledBefore;
       expect(evaluationRequests).toBeLessThanOrEqual(6 * TEST_QUESTIONS);
+    } finally {
+      await worker.stop();
+    }
+  });
+
+  it('a changed evaluation is evaluated anew in the same run directory; maj@k and every test set reach the report', async () => {
+    const { client } = temporal;
+    const taskQueue = uniqueId('tq-ft-reeval');
+    const runDir = path.join(dir, 'reeval');
+    const worker = await startWorker(taskQueue);
+    const jobsBefore = server.jobs().length;
+    /** Choices served so far by each model this test's jobs made. */
+    const finetunedServed = () =>
+      Object.fromEntries(
+        server
+          .jobs()
+          .slice(jobsBefore)
+          .map((job) => [
+            job.fine_tuned_model!,
+            server.stats.perModel[job.fine_tuned_model!]?.servedChoices ?? 0,
+          ]),
+      );
+    try {
+      const first = await start(taskQueue, runDir);
+      await first.result();
+      const jobs = server.jobs().length - jobsBefore;
+      expect(jobs).toBe(6);
+      const before = finetunedServed();
+      // Each finetuned model answered every test question once (greedy pass@1).
+      expect(Object.values(before)).toEqual(Array(6).fill(TEST_QUESTIONS));
+
+      // The same experiment id again (`wcse resume`), the evaluation changed: another temperature, a second
+      // named test set, maj@k from 2 samples per question.
+      const changed: ExperimentConfig = {
+        ...config,
+        evaluation: {
+          ...config.evaluation!,
+          problems: undefined,
+          testSets: {
+            main: config.evaluation!.problems!,
+            extra: { ...config.evaluation!.problems!, path: extraFile },
+          },
+          temperature: 0.5,
+          majority: { k: [1, 2], temperature: 0.7, samples: 2 },
+        },
+      };
+      const description = await first.describe();
+      const again = await client.workflow.start(experimentWorkflow, {
+        taskQueue,
+        workflowId: description.workflowId,
+        args: [{ experimentId: description.workflowId, runDir, config: changed }],
+      });
+      const result = await again.result();
+      expect(server.jobs().length - jobsBefore).toBe(6); // no job ran again
+      const after = finetunedServed();
+      // Every finetuned model: greedy and 2 maj@k samples per question, on both sets, all sent anew.
+      expect(Object.keys(after).sort()).toEqual(Object.keys(before).sort());
+      for (const model of Object.keys(after)) {
+        expect(after[model] - before[model]).toBe(3 * TEST_QUESTIONS + 3 * EXTRA_QUESTIONS);
+      }
+      const headline = result.setups.find((s) => s.setup === 'wc')!.runs.se!.evaluation;
+      expect(headline.testSet).toBe('main');
+      expect(Object.keys(headline.testSets ?? {})).toEqual(['main', 'extra']);
+
+      const report = JSON.parse(await readFile(path.join(runDir, 'report.json'), 'utf8'));
+      // 3 base models and 6 finetuned ones, each on both test sets.
+      expect(report.evaluations).toHaveLength(18);
+      const baseOf = { student: 'student', wc: 'weak', se: 'strong' } as const;
+      for (const entry of report.evaluations.filter((e: { testSet: string }) => e.testSet === 'main')) {
+        const base = baseOf[entry.setup as keyof typeof baseOf];
+        const key = entry.data ? `ft:${base}:${entry.data}` : base;
+        // Every sample of a question is equally right or wrong here, so maj@k equals pass@1 at every k.
+        expect(entry.accuracy).toBeCloseTo(ACCURACY[key] / TEST_QUESTIONS, 10);
+        expect(entry.majority.map((p: { k: number }) => p.k)).toEqual([1, 2]);
+        for (const point of entry.majority)
+          expect(point.accuracy).toBeCloseTo(ACCURACY[key] / TEST_QUESTIONS, 10);
+      }
+      const md = await readFile(path.join(runDir, 'report.md'), 'utf8');
+      expect(md).toContain('On test set `main` (the first configured; `extra` below).');
+      expect(md).toContain('**Test set `main`**');
+      expect(md).toContain('**Test set `extra`**');
+      expect(md).toMatch(/\| maj@1 \| maj@2 \|/);
+      const chart = await readFile(path.join(runDir, 'charts', 'majority.svg'), 'utf8');
+      expect(chart).toContain('maj@k');
     } finally {
       await worker.stop();
     }

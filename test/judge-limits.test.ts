@@ -7,9 +7,11 @@ import path from 'node:path';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { judgeFalsePositives, type JudgeInput } from '../activities/analyse.js';
 import { openStore, toJsonl } from '../activities/store.js';
-import { validateConfig, type ModelConfig } from '../core/config.js';
-import { batchFiles, batchKey, judgeResultKey, PROBLEMS_KEY, verdictsKey } from '../core/layout.js';
-import type { Problem, SampleRecord, VerdictRecord } from '../core/records.js';
+import type { ModelConfig } from '../core/config.js';
+import { batchKey, judgeResultKey, PROBLEMS_KEY, verdictsKey } from '../core/layout.js';
+import { EMPTY_LEDGER, type Problem, type SampleRecord, type VerdictRecord } from '../core/records.js';
+import { writeFinishedBatch } from '../activities/sampling.js';
+import { validModel } from './support/model-config.js';
 import { startScriptedServer, type ModelScript, type ScriptedServer } from './support/scripted-server.js';
 
 process.env.WCSE_TEST_API_KEY = 'sk-test-judge-limits';
@@ -52,7 +54,11 @@ async function runDirWithCorrectSamples(): Promise<string> {
     });
   }
   await store.write(PROBLEMS_KEY, toJsonl(problems));
-  await store.write(batchFiles(batchKey('se', 0, 0)).samples, toJsonl(samples));
+  await writeFinishedBatch(store, batchKey('se', 0, 0), samples, {
+    fingerprint: 'test',
+    questions: SAMPLES,
+    ledger: EMPTY_LEDGER,
+  });
   await store.write(verdictsKey('se'), toJsonl(verdicts));
   return runDir;
 }
@@ -92,25 +98,11 @@ describe('the judge and the requests-per-minute limit', () => {
   afterAll(() => server?.close());
 
   const judgeModel = (name: string, requestsPerMinute?: number): ModelConfig => {
-    const model = {
-      model: name,
-      baseURL: server.baseURL,
-      params: 70e9,
-      apiKeyEnv: 'WCSE_TEST_API_KEY',
+    return validModel(name, server.baseURL, 70e9, {
       sampling: { maxTokens: 16 },
       concurrency: 16,
       ...(requestsPerMinute ? { requestsPerMinute } : {}),
-    };
-    return validateConfig(
-      {
-        name: 'judge-limits',
-        problems: { path: 'x.jsonl', kind: 'gsm8k' },
-        models: { wc: model, se: model, judge: model },
-        budget: { mode: 'ratio', samplesPerQuestion: 1 },
-        analysis: { judge: { sampleSize: SAMPLES } },
-      },
-      'judge-limits-test',
-    ).models.judge!;
+    });
   };
 
   const judgeInput = (runDir: string, judge: ModelConfig): JudgeInput => ({

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import { validateConfig, type ExperimentConfig } from '../core/config.js';
-import { planComputeMatched, PlanError, type PlanInputs } from '../core/plan.js';
+import { formatPlan } from '../cli/plan.js';
+import { planComputeMatched, PlanError, type PlanInputs, type SourcePlan } from '../core/plan.js';
 
 const inputs = (questions: number, promptTokens = 100): PlanInputs => ({
   questions,
@@ -123,5 +124,102 @@ describe('price mode', () => {
     expect(() => planComputeMatched(noPrice, inputs(10))).toThrow(
       /models\.se\.price: required in price mode/,
     );
+  });
+});
+
+describe('plan warnings', () => {
+  it("names the exact S_WC and the rounding mode when rounding moves the paper's 30 to 29", () => {
+    // Exact parameter counts of Gemma2-9B and -27B: 10 x 27.2e9 / 9.24e9 = 29.437.
+    const exact = config(
+      { mode: 'ratio', samplesPerQuestion: 10 },
+      {
+        wc: { model: 'gemma2-9b', baseURL: 'http://x/v1', params: 9.24e9 },
+        se: { model: 'gemma2-27b', baseURL: 'http://x/v1', params: 27.2e9 },
+      },
+    );
+    const plan = planComputeMatched(exact, inputs(10));
+    expect(plan.wc.samplesPerQuestion).toBe(29);
+    expect(plan.warnings).toHaveLength(1);
+    expect(plan.warnings![0]).toBe(
+      'S_WC is rounded: the exact compute-matched value is 10 x 2.94372 = 29.437, rounding "floor" gives 29 ' +
+        '("ceil" gives 30), so WC gets 1.5% less sampling compute than SE. Nominal parameter counts (e.g. 9e9 ' +
+        "and 27e9) give the paper's whole ratios.",
+    );
+    expect(formatPlan(plan)).toContain(`warning: ${plan.warnings![0]}`);
+    const ceil = planComputeMatched(
+      { ...exact, budget: { ...exact.budget, rounding: 'ceil' } as never },
+      inputs(10),
+    );
+    expect(ceil.wc.samplesPerQuestion).toBe(30);
+    expect(ceil.warnings![0]).toMatch(
+      /29\.437, rounding "ceil" gives 30 \("floor" gives 29, "round" gives 29\)/,
+    );
+    expect(ceil.warnings![0]).toMatch(/1\.9% more sampling compute/);
+  });
+
+  it('says nothing when the ratio is whole', () => {
+    const plan = planComputeMatched(config({ mode: 'ratio', samplesPerQuestion: 10 }), inputs(10));
+    expect(plan.warnings).toEqual([]);
+    expect(formatPlan(plan)).not.toMatch(/warning/);
+    expect(plan.expectedSpentRatio).toBe(1);
+  });
+});
+
+describe('equal spend in the plan', () => {
+  const withMax = (questions: number): PlanInputs => {
+    const base = inputs(questions);
+    return {
+      ...base,
+      promptTokens: {
+        wc: { ...base.promptTokens.wc, upperBoundPerRequestMax: 200 },
+        se: { ...base.promptTokens.se, upperBoundPerRequestMax: 200 },
+      },
+    };
+  };
+
+  it('plans a top-up that brings both sources within 2% of each other, inside the budget', () => {
+    // Like examples/math.yaml: outputs ~58% of max_tokens; full rounds alone would spend WC 93%, SE 85%.
+    const budget = 4.75 * 2 * 27e9 * 100 * 40;
+    const plan = planComputeMatched(
+      config({ mode: 'flops', flopsPerSource: budget, expectedTokensPerSample: 58 }),
+      withMax(40),
+    );
+    const fullRounds = (p: SourcePlan) => (2 * p.params * 40 * p.samplesPerQuestion * 58) / budget;
+    expect(fullRounds(plan.wc) - fullRounds(plan.se)).toBeGreaterThan(0.07);
+    for (const p of [plan.wc, plan.se]) {
+      expect(p.expectedTopUpSamples).toBeGreaterThan(0);
+      expect(p.expectedSpend).toBe(p.expectedFlops);
+      expect(p.expectedFlops).toBeLessThanOrEqual(budget);
+      expect(p.promptTokensUpperBoundMax).toBe(200);
+      // Within one sample's worst case (2 x params x max_tokens) of the budget.
+      expect(budget - p.expectedFlops).toBeLessThan(2 * p.params * 100);
+    }
+    expect(plan.spendUnit).toBe('FLOPs');
+    expect(Math.abs(plan.expectedSpentRatio! - 1)).toBeLessThanOrEqual(0.02);
+    expect(plan.warnings).toEqual([]);
+    expect(formatPlan(plan)).toContain(
+      `expected spend WC / SE = ${plan.expectedSpentRatio!.toFixed(4)} (FLOPs)`,
+    );
+  });
+
+  it('matches dollars in price mode', () => {
+    const plan = planComputeMatched(config({ mode: 'price', usdPerSource: 0.5 }), withMax(40));
+    expect(plan.spendUnit).toBe('USD');
+    expect(plan.se.expectedSpend).toBe(plan.se.expectedCostUsd);
+    expect(plan.se.expectedCostUsd).toBeLessThanOrEqual(0.5);
+    expect(Math.abs(plan.expectedSpentRatio! - 1)).toBeLessThanOrEqual(0.02);
+  });
+
+  it('warns when one sample is too large a part of the budget to match within 2%', () => {
+    // One question: a top-up sample costs as much as a round, so SE stops at 42% and WC at 83%.
+    const plan = planComputeMatched(
+      config({ mode: 'flops', flopsPerSource: 1.2 * 2 * 27e9 * 100, expectedTokensPerSample: 50 }),
+      withMax(1),
+    );
+    expect(plan.expectedSpentRatio).toBeCloseTo(2, 6);
+    expect(plan.warnings).toEqual([
+      'Expected spend FLOPs WC / SE = 2.0000: WC over-spends SE by 100.0%, more than the 2% the comparison ' +
+        "allows: one sample's worst case is a large part of the budget here; raise the budget or use more questions.",
+    ]);
   });
 });

@@ -60,6 +60,13 @@ const plan: Plan = {
   notes: ['Expected tokens assume every sample uses max_tokens (set budget.expectedTokensPerSample).'],
 };
 
+/** Questions with a correct sample among all S, per source (of QUESTIONS = 200). */
+const SOLVED: Record<Source, number> = { wc: 180, se: 150 };
+const EXTRACTION_FAILURES: Record<Source, { noAnswer: number; truncated: number }> = {
+  wc: { noAnswer: 15, truncated: 4 },
+  se: { noAnswer: 3, truncated: 1 },
+};
+
 /** A saturating coverage curve c(k) = top - (top - first) * rate^(k-1). */
 function coverage(samples: number, first: number, top: number, rate: number): CurvePoint[] {
   return Array.from({ length: samples }, (_, i) => ({ k: i + 1, value: top - (top - first) * rate ** i }));
@@ -80,20 +87,27 @@ function metrics(judged: boolean): MetricsFile {
     samplesPerQuestion: S[s],
     samples: QUESTIONS * S[s],
     correctSamples: Math.round(QUESTIONS * S[s] * cov[0].value),
+    solvedQuestions: SOLVED[s],
     coverage: cov,
     diversity: div,
+    diversitySolved: div.map((p) => ({ ...p, value: (p.value * QUESTIONS) / SOLVED[s] })),
     byLevel: {
       'Level 1': {
         questions: 120,
+        solvedQuestions: 110,
         coverage: cov.map((p) => ({ ...p, value: Math.min(1, p.value + 0.08) })),
         diversity: div,
+        diversitySolved: div.map((p) => ({ ...p, value: (p.value * 120) / 110 })),
       },
       'Level 5': {
         questions: 80,
+        solvedQuestions: 40,
         coverage: cov.map((p) => ({ ...p, value: p.value - 0.12 })),
         diversity: div,
+        diversitySolved: div.map((p) => ({ ...p, value: (p.value * 80) / 40 })),
       },
     },
+    extractionFailures: EXTRACTION_FAILURES[s],
     fpr: fpr
       ? {
           source: s,
@@ -111,6 +125,8 @@ function metrics(judged: boolean): MetricsFile {
       coverageAtK:
         'Expected fraction of questions with at least one correct solution among k of the S samples.',
       diversityAtK: 'Expected number of unique correct solutions per question among k of the S samples.',
+      diversityAtKSolved: 'The same, summed over questions and divided by the solved questions.',
+      extractionFailure: 'No final answer found, or the output was cut off.',
       uniqueSolution: 'Equal after trimming and collapsing whitespace.',
       fpr: 'Among judged correct-answer solutions, the fraction the judge called INVALID.',
     },
@@ -142,9 +158,13 @@ function manifest(source: Source, train: number, validation: number, duplicates:
       sha256: 'b'.repeat(64),
     },
     correctSamples: train + validation + duplicates,
+    dedupe: true,
+    duplicates,
     duplicatesDropped: duplicates,
     cappedDropped: 0,
     maxPerQuestion: null,
+    questionsWithheld: 17,
+    validationFraction: 0.1,
   };
 }
 
@@ -347,6 +367,33 @@ describe('the report with three finetuning setups', () => {
     expect(Object.keys(doc.data.wc.byLevel)).toEqual(['Level 1', 'Level 5']);
   });
 
+  it('gives diversity over all and over solved questions, and the extraction failures', () => {
+    const m = metrics(true);
+    expect(doc.data.wc.diversitySolved).toEqual(m.sources.wc.diversitySolved);
+    expect(doc.data.wc.solvedQuestions).toBe(SOLVED.wc);
+    expect(doc.data.wc.diversityAtS).toBeCloseTo(m.sources.wc.diversity[29].value, 12);
+    expect(doc.data.wc.diversitySolvedAtS).toBeCloseTo((m.sources.wc.diversity[29].value * 200) / 180, 12);
+    expect(doc.data.se.diversitySolvedAtS).toBeCloseTo((m.sources.se.diversity[9].value * 200) / 150, 12);
+    expect(doc.data.wc.byLevel['Level 5']).toMatchObject({ questions: 80, solvedQuestions: 40 });
+    expect(doc.data.wc.byLevel['Level 5'].diversitySolvedAtS).toBeCloseTo(
+      2 * m.sources.wc.diversity[29].value,
+      12,
+    );
+    expect(doc.data.wc.extractionFailures).toEqual(EXTRACTION_FAILURES.wc);
+    expect(doc.definitions.diversityAtKSolved).toBe(m.definitions.diversityAtKSolved);
+    expect(doc.data.wc.dataset).toMatchObject({ dedupe: true, duplicates: 210, questionsWithheld: 17 });
+    const wcRow = md.split('\n').find((line) => line.startsWith('| **WC** | gemma-2-9b-it | 9B | 30 |'))!;
+    const fixed2 = (v: number) => v.toFixed(2);
+    expect(wcRow).toContain(
+      `${fixed2(doc.data.wc.diversityAtS!)} / ${fixed2(doc.data.wc.diversitySolvedAtS!)}`,
+    );
+    expect(wcRow).toContain('| 19 (4) |'); // 15 no answer + 4 truncated
+    expect(wcRow).toContain('210 duplicates, no cap, 17 questions withheld');
+    expect(md).toContain('| Diversity@S (all / solved questions) |');
+    expect(md).toContain('SFT data differ from the paper');
+    expect(md).toContain('- **diversity@k (solved questions)**:');
+  });
+
   it('lists every finetuned model with its paradigm, accuracy, CI, n and job', () => {
     expect(doc.finetune).toHaveLength(6);
     const cell = (setup: Setup, data: Source) =>
@@ -365,6 +412,9 @@ describe('the report with three finetuning setups', () => {
       jobId: 'ftjob-student-wc',
       status: 'succeeded',
       trainedTokens: 123456,
+      // Results recorded without a training ledger or model selection.
+      training: null,
+      selection: null,
     });
     expect(cell('wc', 'wc').paradigm).toBe('self-improvement');
     expect(cell('wc', 'se').paradigm).toBe('knowledge distillation');
@@ -437,6 +487,12 @@ describe('the report with three finetuning setups', () => {
       expect(png.subarray(0, 8).equals(PNG_SIGNATURE)).toBe(true);
       expect(png.length).toBeGreaterThan(10_000);
     }
+    // Diversity both ways: solid curves over all questions, dashed over solved questions, in the legend too.
+    const diversitySvg = await readFile(path.join(dir, 'charts', 'diversity.svg'), 'utf8');
+    expect(diversitySvg.match(/<path [^>]*stroke-dasharray="7 5"/g)).toHaveLength(2);
+    expect(diversitySvg).toContain(`WC solved: over the ${SOLVED.wc} of ${QUESTIONS} questions solved`);
+    const coverageDashed = await readFile(path.join(dir, 'charts', 'coverage.svg'), 'utf8');
+    expect(coverageDashed).not.toContain('stroke-dasharray="7 5"');
     const coverageSvg = await readFile(path.join(dir, 'charts', 'coverage.svg'), 'utf8');
     expect(coverageSvg).toContain('WC at S=30');
     expect(coverageSvg).toContain('SE at S=10');
@@ -590,7 +646,11 @@ describe('wcse report <id>', () => {
     expect(doc.data.wc.coverageAtS).toBe(1);
     expect(doc.data.wc.diversityAtS).toBeCloseTo(3);
     expect(doc.data.se.diversityAtS).toBeCloseTo(1);
-    expect(doc.data.se.dataset?.duplicatesDropped).toBe(4);
+    // The paper's datasets by default: every correct solution kept, SE's repeats counted but not dropped.
+    expect(doc.data.se.dataset).toMatchObject({ dedupe: false, duplicates: 4, duplicatesDropped: 0 });
+    expect(doc.data.se.dataset?.trainExamples).toBe(doc.data.se.correctSamples);
+    expect(doc.data.wc.solvedQuestions).toBe(doc.data.wc.questions);
+    expect(doc.data.wc.diversitySolvedAtS).toBeCloseTo(3);
     expect(doc.ledger.wc.samplesPerQuestion).toBe(6);
     expect(doc.ledger.wc.completionTokens).toBeGreaterThan(0);
     expect((await stat(path.join(runDir, 'charts', 'coverage.png'))).size).toBeGreaterThan(10_000);

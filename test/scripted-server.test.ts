@@ -461,7 +461,8 @@ describe('files and fine-tuning', () => {
     const events = await client.fineTuning.jobs.listEvents(job.id, { limit: 50 });
     const messages = events.data.map((e) => e.message);
     expect(messages[0]).toBe('The job has successfully completed');
-    expect(messages).toContain('Step 3/3: training loss=0.5');
+    // Steps follow the data: 2 examples x 2 epochs at batch size 1 ('auto'), the loss scripted as 1.5 / step.
+    expect(messages).toContain('Step 4/4: training loss=0.375');
     expect(events.data.every((e) => e.object === 'fine_tuning.job.event')).toBe(true);
 
     const r = await client.chat.completions.create({

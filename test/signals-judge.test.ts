@@ -8,11 +8,11 @@ import {
   model,
   problemsBlock,
   runExperiment,
+  startHeldExperiment,
   testConfig,
-  uniqueId,
   useStudyFixture,
+  wcSeModels,
 } from './support/harness.js';
-import { experimentWorkflow } from '../workflows/experiment.js';
 import {
   experimentProgressQuery,
   pauseSignal,
@@ -49,26 +49,16 @@ describe('operating an experiment and judging its data', () => {
   });
 
   it('pauses between batches, takes a budget raise and resumes to spend it', async () => {
-    const { server, client, worker, dir } = fixture;
+    const { server, client } = fixture;
     const worstRound = 2 * 1e9 * 16 * questions; // one WC sample per question at max_tokens 16
     const budget = 3 * worstRound;
     const config = testConfig({
       problems: problemsBlock(fixture.problemsFile),
-      models: {
-        wc: model(server.baseURL, 'weak', 1e9, { sampling: { maxTokens: 16 } }),
-        se: model(server.baseURL, 'strong', 2e9, { sampling: { maxTokens: 16 } }),
-      },
+      models: wcSeModels(server.baseURL, { wc: 1e9, se: 2e9 }, { sampling: { maxTokens: 16 } }),
       budget: { mode: 'flops', flopsPerSource: budget },
       sampling: { batchSize: 2 },
     });
-    const workflowId = uniqueId('exp-signals');
-    server.resetStats();
-    server.holdAfter(2);
-    const handle = await client.workflow.start(experimentWorkflow, {
-      taskQueue: worker.taskQueue,
-      workflowId,
-      args: [{ experimentId: workflowId, runDir: path.join(dir, 'signals'), config }],
-    });
+    const handle = await startHeldExperiment(fixture, config, { name: 'signals', holdAfter: 2 });
     await server.waitForHeld(1, 30_000);
     await handle.signal(pauseSignal);
     await handle.signal(raiseBudgetSignal, { source: 'wc', flops: 2 * worstRound });

@@ -8,13 +8,13 @@ import {
   VERIFIER_VERSION,
 } from '../core/verify/index.js';
 
-async function grade(lines: string[], format: 'math' | 'gsm8k') {
+async function grade(lines: string[], format: 'math' | 'gsm8k', lastNumberFallback?: boolean) {
   const input = new PassThrough();
   const output = new PassThrough();
   let text = '';
   output.on('data', (chunk) => (text += chunk));
   input.end(lines.join('\n') + '\n');
-  const summary = await runGrade({ format }, input, output);
+  const summary = await runGrade({ format, lastNumberFallback }, input, output);
   return {
     summary,
     out: text
@@ -76,6 +76,52 @@ describe('time limits', () => {
   });
 });
 
+describe('the whole completion is read', () => {
+  // A model that answers and then keeps writing: the box is 30,000 characters from the end (the verifier
+  // once read only the last 20,000 characters and found no answer here).
+  const rambling = 'We double-check the computation once more, step by step, and it holds. '.repeat(440);
+
+  it('finds a final answer far from the end of a long completion', () => {
+    const completion = `So the total is $\\boxed{42}$.\n\n${rambling}`;
+    expect(completion.length - completion.indexOf('\\boxed')).toBeGreaterThan(30_000);
+    expect(gradeCompletion(completion, '42', 'math')).toMatchObject({ extracted: '42', correct: true });
+    expect(gradeCompletion(completion, '43', 'math')).toMatchObject({ extracted: '42', correct: false });
+  });
+
+  it('stays linear on a megabyte of unclosed math openers', () => {
+    for (const opener of ['\\(', '\\[', '$$', '$']) {
+      // No marked answer: the answer is the last math span, so every span of the text is scanned.
+      const completion = `${`${opener} x `.repeat(250_000)}\nso we get $7$`;
+      const started = Date.now();
+      const verdict = gradeCompletion(completion, '7', 'math');
+      expect(Date.now() - started, opener).toBeLessThan(3_000);
+      expect(verdict.correct, opener).toBe(true);
+    }
+  });
+});
+
+describe('last-number fallback', () => {
+  const prose = 'We try 12 apples, then 17 apples, and stop there.';
+
+  it('is off for MATH and on for GSM8K by default', () => {
+    expect(gradeCompletion(prose, '17', 'math')).toMatchObject({ extracted: null, reason: 'no-answer' });
+    expect(gradeCompletion(prose, '17', 'gsm8k')).toMatchObject({ extracted: '17', correct: true });
+  });
+
+  it('follows verifier.lastNumberFallback either way', () => {
+    expect(gradeCompletion(prose, '17', 'math', { lastNumberFallback: true })).toMatchObject({
+      extracted: '17',
+      correct: true,
+    });
+    expect(gradeCompletion(prose, '17', 'gsm8k', { lastNumberFallback: false }).reason).toBe('no-answer');
+    // A marked answer is found whatever the setting.
+    expect(gradeCompletion('The answer is 5.', '5', 'math', { lastNumberFallback: false }).correct).toBe(
+      true,
+    );
+    expect(gradeCompletion('#### 5', '5', 'gsm8k', { lastNumberFallback: false }).correct).toBe(true);
+  });
+});
+
 describe('runGrade', () => {
   it('writes one line per input line in order, with error lines for malformed input', async () => {
     const { summary, out } = await grade(
@@ -93,6 +139,13 @@ describe('runGrade', () => {
     expect(out[1].error).toMatch(/^line 2: expected JSON object with string fields completion and answer: /);
     expect(out[2].error).toMatch(/^line 3: .*"answer"/);
     expect(out[3]).toMatchObject({ extracted: '2', correct: false, reason: 'mismatch' });
+  });
+
+  it('passes --[no-]last-number-fallback to the verifier', async () => {
+    const line = JSON.stringify({ completion: 'so 17 apples', answer: '17' });
+    expect((await grade([line], 'math')).out[0]).toMatchObject({ reason: 'no-answer' });
+    expect((await grade([line], 'math', true)).out[0]).toMatchObject({ extracted: '17', correct: true });
+    expect((await grade([line], 'gsm8k', false)).out[0]).toMatchObject({ reason: 'no-answer' });
   });
 
   it('grades GSM8K with a whole gold solution', async () => {

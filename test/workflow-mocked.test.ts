@@ -34,6 +34,8 @@ type Call = { [K in keyof Activities]: { name: K; input: Parameters<Activities[K
 const QUESTIONS = 8;
 const BATCH_SIZE = 2;
 const BATCHES = QUESTIONS / BATCH_SIZE;
+/** Every stage of a run, in order. */
+const ALL_STAGES: Stage[] = ['prepare', 'sample', 'verify', 'analyse', 'datasets', 'finetune', 'report'];
 /** The stage each activity belongs to. */
 const STAGE_OF: Record<keyof Activities, Stage> = {
   prepareRun: 'prepare',
@@ -43,6 +45,7 @@ const STAGE_OF: Record<keyof Activities, Stage> = {
   analyseRun: 'analyse',
   buildDataset: 'datasets',
   runFinetuneJob: 'finetune',
+  validateCheckpoint: 'finetune',
   evaluateModel: 'finetune',
   writeReport: 'report',
 };
@@ -83,9 +86,13 @@ function manifest(source: Source, examples: number): DatasetManifest {
     train: part('train', examples),
     validation: part('validation', examples > 0 ? 1 : 0),
     correctSamples: examples + 1,
+    dedupe: false,
+    duplicates: 0,
     duplicatesDropped: 0,
     cappedDropped: 0,
     maxPerQuestion: null,
+    questionsWithheld: 0,
+    validationFraction: 0,
   };
 }
 
@@ -152,6 +159,10 @@ const mocks: Activities = {
       eventsKey: `finetune/${input.setup}-${input.data}.events.json`,
       wallSeconds: 1,
     };
+  }),
+  validateCheckpoint: vi.fn(async (input) => {
+    calls.push({ name: 'validateCheckpoint', input });
+    return { ...input, model: input.model.model, n: 4, correct: 2, accuracy: 0.5 };
   }),
   evaluateModel: vi.fn(async (input) => {
     calls.push({ name: 'evaluateModel', input });
@@ -262,26 +273,10 @@ describe('the experiment workflow with mocked activities', () => {
     const runDir = path.join(dir, 'order');
     const result: ExperimentResult = await handle.result();
 
-    expect(stageOrder()).toEqual([
-      'prepare',
-      'sample',
-      'verify',
-      'analyse',
-      'datasets',
-      'finetune',
-      'report',
-    ]);
+    expect(stageOrder()).toEqual(ALL_STAGES);
     const progress = await handle.query(experimentProgressQuery);
     expect(progress.stage).toBe('done');
-    expect(progress.stagesDone).toEqual([
-      'prepare',
-      'sample',
-      'verify',
-      'analyse',
-      'datasets',
-      'finetune',
-      'report',
-    ]);
+    expect(progress.stagesDone).toEqual(ALL_STAGES);
 
     expect(callsOf('prepareRun')).toEqual([{ runDir, config }]);
 
@@ -323,6 +318,7 @@ describe('the experiment workflow with mocked activities', () => {
       SOURCES.map((source) => ({
         runDir,
         source,
+        dedupe: config.datasets.dedupe,
         maxPerQuestion: config.datasets.maxPerQuestion,
         validationFraction: config.datasets.validationFraction,
         seed: config.datasets.seed,
@@ -396,7 +392,10 @@ describe('the experiment workflow with mocked activities', () => {
       .poll(async () => {
         const { events } = await handle.fetchHistory();
         const started = events!.filter((e) => e.childWorkflowExecutionStartedEventAttributes).length;
-        return started === SOURCES.length && Boolean(events!.at(-1)!.workflowTaskCompletedEventAttributes);
+        // A workflow task completed after the last start: the parent has seen both (patch markers may follow).
+        const lastStart = events!.findLastIndex((e) => e.childWorkflowExecutionStartedEventAttributes);
+        const seen = events!.slice(lastStart + 1).some((e) => e.workflowTaskCompletedEventAttributes);
+        return started === SOURCES.length && seen;
       })
       .toBe(true);
     await handle.signal(pauseSignal);
@@ -417,14 +416,6 @@ describe('the experiment workflow with mocked activities', () => {
     const result = await handle.result();
     expect(callsOf('sampleBatch')).toHaveLength(BATCHES * SOURCES.length);
     expect(result.sampling.wc.ledger.samples).toBe(QUESTIONS * plan.wc.samplesPerRound);
-    expect(stageOrder()).toEqual([
-      'prepare',
-      'sample',
-      'verify',
-      'analyse',
-      'datasets',
-      'finetune',
-      'report',
-    ]);
+    expect(stageOrder()).toEqual(ALL_STAGES);
   });
 });

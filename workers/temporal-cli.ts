@@ -113,27 +113,47 @@ export interface StartDevServerOptions {
   extraArgs?: string[];
 }
 
-/** Starts the dev server, or reuses the one a previous command started on the same state directory. */
+/** Whether this process can listen on `port` of 127.0.0.1 now (nothing else holds it). */
+export function portFree(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const server = net.createServer();
+    server.unref();
+    server.once('error', () => resolve(false));
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)));
+  });
+}
+
+async function readRecord(recordFile: string): Promise<DevServerRecord | null> {
+  try {
+    return JSON.parse(await readFile(recordFile, 'utf8')) as DevServerRecord;
+  } catch {
+    return null;
+  }
+}
+
+/**
+ * Starts the dev server, or reuses the one a previous command started on the same state directory. A
+ * server that died is restarted on the same database and, while they are free, the same ports: workers
+ * and `wcse run` processes still connected to the recorded address reconnect to it by themselves.
+ */
 export async function ensureDevServer(options: StartDevServerOptions): Promise<DevServer> {
   await mkdir(options.stateDir, { recursive: true });
   const recordFile = path.join(options.stateDir, 'dev-server.json');
   const dbFile = path.join(options.stateDir, 'temporal.db');
-  try {
-    const record = JSON.parse(await readFile(recordFile, 'utf8')) as DevServerRecord;
-    if (processAlive(record.pid) && (await portOpen(record.port))) {
-      return {
-        address: `127.0.0.1:${record.port}`,
-        uiUrl: `http://127.0.0.1:${record.uiPort}`,
-        pid: record.pid,
-        dbFile: record.dbFile,
-        started: false,
-      };
-    }
-  } catch {
-    // No record, or a stale one: start a new server on the same database.
+  const record = await readRecord(recordFile);
+  if (record && processAlive(record.pid) && (await portOpen(record.port))) {
+    return {
+      address: `127.0.0.1:${record.port}`,
+      uiUrl: `http://127.0.0.1:${record.uiPort}`,
+      pid: record.pid,
+      dbFile: record.dbFile,
+      started: false,
+    };
   }
-  const port = await freePort();
-  const uiPort = await freePort();
+  // No record, or a stale one: start a new server on the same database, on the recorded ports if free.
+  const reuse = record !== null && (await portFree(record.port)) && (await portFree(record.uiPort));
+  const port = reuse ? record.port : await freePort();
+  const uiPort = reuse ? record.uiPort : await freePort();
   const log = openSync(path.join(options.stateDir, 'dev-server.log'), 'a');
   const args = [
     'server',
@@ -158,8 +178,8 @@ export async function ensureDevServer(options: StartDevServerOptions): Promise<D
   if (options.detached ?? true) child.unref();
   await waitForPort(port, 60_000, child);
   await waitForFrontend(`127.0.0.1:${port}`, 60_000);
-  const record: DevServerRecord = { pid: child.pid!, port, uiPort, dbFile };
-  await writeFile(recordFile, JSON.stringify(record, null, 2));
+  const started: DevServerRecord = { pid: child.pid!, port, uiPort, dbFile };
+  await writeFile(recordFile, JSON.stringify(started, null, 2));
   return {
     address: `127.0.0.1:${port}`,
     uiUrl: `http://127.0.0.1:${uiPort}`,

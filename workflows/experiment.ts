@@ -4,20 +4,30 @@
 // workflow on the same run directory re-uses everything already computed.
 import {
   allHandlersFinished,
+  CancellationScope,
   condition,
   getExternalWorkflowHandle,
   log,
   ParentClosePolicy,
+  patched,
   proxyActivities,
   setHandler,
   startChild,
   workflowInfo,
   type ActivityInterfaceFor,
+  type ChildWorkflowHandle,
+  type Workflow,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import type { PreparedRun } from '../activities/prepare.js';
 import type { ReportSummary } from '../activities/report.js';
-import { answerFormatOf, SOURCES, type ExperimentConfig, type Source } from '../core/config.js';
+import {
+  answerFormatOf,
+  lastNumberFallbackOf,
+  SOURCES,
+  type ExperimentConfig,
+  type Source,
+} from '../core/config.js';
 import type { Plan } from '../core/plan.js';
 import type { DatasetManifest, FprResult, SamplingResult, VerifySummary } from '../core/records.js';
 import { SETUPS, type SetupResult } from '../core/results.js';
@@ -27,11 +37,15 @@ import { endpointActivityOptions, runDirActivityOptions } from './activity-optio
 import { allOrCancel } from './all-or-cancel.js';
 import { finetuneSetupWorkflow } from './finetune-setup.js';
 import {
+  childWorkflowId,
   experimentProgressQuery,
   pauseSignal,
+  raiseBudgetProblem,
   raiseBudgetSignal,
+  raiseBudgetUpdate,
   resumeSignal,
   type ExperimentProgress,
+  type RaiseBudget,
   type SamplingProgress,
   type Stage,
 } from './messages.js';
@@ -78,6 +92,8 @@ interface ExperimentRun {
   progress: ExperimentProgress;
   /** Sampling children started so far; signals are forwarded once all have started. */
   samplingStarted: Set<Source>;
+  /** Budget raises received before both sampling children had started, passed on once they have. */
+  pendingRaises: RaiseBudget[];
 }
 
 export async function experimentWorkflow(input: ExperimentInput): Promise<ExperimentResult> {
@@ -115,10 +131,8 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
 function newRun(input: ExperimentInput): ExperimentRun {
   const { config, runDir } = input;
   const heartbeatTimeoutSeconds = config.temporal.heartbeatTimeoutSeconds;
-  const self = workflowInfo().workflowId;
-  // Child ids carry this run's id: a resumed run never collides with children of a run still closing.
-  const runTag = workflowInfo().runId.slice(0, 8);
-  const childId = (name: string) => `${self}/${name}-${runTag}`;
+  const { workflowId, runId } = workflowInfo();
+  const childId = (name: string) => childWorkflowId(workflowId, runId, name);
   return {
     input,
     config,
@@ -139,6 +153,7 @@ function newRun(input: ExperimentInput): ExperimentRun {
       sampling: {},
     },
     samplingStarted: new Set(),
+    pendingRaises: [],
   };
 }
 
@@ -163,10 +178,85 @@ function setExperimentHandlers(run: ExperimentRun): void {
     log.info('Resumed', { stage: progress.stage });
     await forward((id) => getExternalWorkflowHandle(id).signal(resumeSignal));
   });
-  setHandler(raiseBudgetSignal, async (raise) => {
+  const applyRaise = async (raise: RaiseBudget) => {
+    if (
+      progress.stage === 'prepare' ||
+      (progress.stage === 'sample' && run.samplingStarted.size < SOURCES.length)
+    ) {
+      run.pendingRaises.push(raise);
+    }
     log.info('Budget raised', { ...raise });
     await forward((id) => getExternalWorkflowHandle(id).signal(raiseBudgetSignal, raise));
+  };
+  setHandler(raiseBudgetSignal, async (raise) => {
+    const problem = raiseBudgetProblem(run.config.budget, raise);
+    if (problem !== null && patched(REJECT_INVALID_RAISES)) {
+      log.warn('Budget raise ignored', { problem });
+      return;
+    }
+    await applyRaise(raise);
   });
+  setHandler(raiseBudgetUpdate, applyRaise, {
+    validator: (raise) => {
+      const problem = raiseBudgetProblem(run.config.budget, raise) ?? samplingOverProblem(run, raise);
+      if (problem !== null) throw new Error(problem);
+    },
+  });
+}
+
+/** Patch: a budget raise that cannot take effect (ratio mode, wrong unit, no amount) is logged and dropped. */
+const REJECT_INVALID_RAISES = 'reject-invalid-raises';
+
+/** Why a raise for `raise.source` (default both) comes too late, or null while it can still be spent. */
+function samplingOverProblem(run: ExperimentRun, raise: RaiseBudget): string | null {
+  const { progress } = run;
+  const sources = raise.source ? [raise.source] : SOURCES;
+  const open = progress.stage === 'prepare' || progress.stage === 'sample';
+  const done = sources.filter((source) => !open || progress.sampling[source]);
+  if (done.length === 0) return null;
+  return `sampling of ${done.join(' and ')} has already finished (stage: ${progress.stage}): a raise could not be spent`;
+}
+
+/**
+ * Patch: a cancel of the scope awaiting a child also cancels the child's current run by id. The SDK
+ * sends its cancel to the run it started, which a child that has continued as new no longer is: the
+ * current run never saw the cancel and went on requesting until its budget was spent (issue 13).
+ */
+const CANCEL_CHILD_CURRENT_RUN = 'cancel-child-current-run';
+
+/** A child workflow's result; a cancel of the calling scope reaches the child's current run. */
+async function resultOf<T extends Workflow>(child: ChildWorkflowHandle<T>) {
+  if (patched(CANCEL_CHILD_CURRENT_RUN)) {
+    const scope = CancellationScope.current();
+    // Never settles unless the scope is cancelled; the child then closes as cancelled and so does this.
+    void scope.cancelRequested.catch(() =>
+      CancellationScope.nonCancellable(() => getExternalWorkflowHandle(child.workflowId).cancel()).catch(
+        (error: unknown) =>
+          log.info('Child already closed', { workflowId: child.workflowId, error: String(error) }),
+      ),
+    );
+  }
+  return child.result();
+}
+
+/**
+ * Patch: a pause or budget raise that arrived while the sampling children were starting (before both had
+ * started, so `forward` could not reach them yet) is passed on once both have started.
+ */
+const FORWARD_EARLY_MESSAGES = 'forward-early-messages';
+
+async function forwardEarlyMessages(run: ExperimentRun): Promise<void> {
+  const { progress } = run;
+  const raises = run.pendingRaises.splice(0);
+  if (!progress.paused && raises.length === 0) return;
+  if (!patched(FORWARD_EARLY_MESSAGES)) return;
+  await Promise.all(
+    SOURCES.map(async (source) => {
+      const child = getExternalWorkflowHandle(progress.samplingWorkflowIds[source]);
+      if (progress.paused) await child.signal(pauseSignal);
+      for (const raise of raises) await child.signal(raiseBudgetSignal, raise);
+    }),
+  );
 }
 
 /** Moves progress to `stage`. */
@@ -219,7 +309,8 @@ async function sampleStage(
         ],
       });
       run.samplingStarted.add(source);
-      sampling[source] = await child.result();
+      if (run.samplingStarted.size === SOURCES.length) await forwardEarlyMessages(run);
+      sampling[source] = await resultOf(child);
       progress.sampling[source] = finalProgress(prepared, sampling[source]);
       log.info('Sampling done', { source, stopReason: sampling[source].stopReason });
     }),
@@ -235,7 +326,7 @@ function finalProgress(prepared: PreparedRun, result: SamplingResult): SamplingP
     round: result.rounds,
     samplesPerQuestionDone: result.samplesPerQuestion,
     samplesDone: result.ledger.samples,
-    samplesPlanned: plan.samplesPerQuestion * prepared.questions,
+    samplesPlanned: plan.samplesPerQuestion * prepared.questions + (plan.expectedTopUpSamples ?? 0),
     batchesDone: 0,
     batchesInFlight: 0,
     ledger: result.ledger,
@@ -249,7 +340,15 @@ function finalProgress(prepared: PreparedRun, result: SamplingResult): SamplingP
 async function verifyStage(run: ExperimentRun): Promise<Record<Source, VerifySummary>> {
   await beginStage(run, 'verify');
   const [wc, se] = await allOrCancel(
-    SOURCES.map((source) => () => run.local.verifySource({ runDir: run.runDir, source, format: run.format })),
+    SOURCES.map(
+      (source) => () =>
+        run.local.verifySource({
+          runDir: run.runDir,
+          source,
+          format: run.format,
+          lastNumberFallback: lastNumberFallbackOf(run.config),
+        }),
+    ),
   );
   return { wc, se };
 }
@@ -293,6 +392,7 @@ async function datasetsStage(run: ExperimentRun): Promise<Record<Source, Dataset
         run.local.buildDataset({
           runDir: run.runDir,
           source,
+          dedupe: datasets.dedupe,
           maxPerQuestion: datasets.maxPerQuestion,
           validationFraction: datasets.validationFraction,
           seed: datasets.seed,
@@ -336,10 +436,11 @@ async function finetuneStage(
             format: run.format,
             heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
             evaluateBase: evaluators.get(setup) === setup,
+            lastNumberFallback: lastNumberFallbackOf(config),
           },
         ],
       });
-      return child.result();
+      return resultOf(child);
     }),
   );
   return withSharedBase(runs, evaluators);

@@ -9,12 +9,21 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import type { DatasetManifest } from '../core/records.js';
-import type { EvaluationConfig, FinetuneConfig, ModelConfig, Source } from '../core/config.js';
+import {
+  answerFormatOf,
+  testSetsOf,
+  type EvaluationConfig,
+  type FinetuneConfig,
+  type ModelConfig,
+  type Source,
+} from '../core/config.js';
 import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/results.js';
-import { evaluatedModel, safeId, type SetupRuns } from '../core/setups.js';
+import { evaluatedModel, majorityPass, safeId, type SetupRuns } from '../core/setups.js';
 import type { AnswerFormat } from '../core/verify/index.js';
 import { endpointActivityOptions, trainingActivityOptions } from './activity-options.js';
 import { allOrCancel } from './all-or-cancel.js';
+import { trainingRequest, type TrainingRequest } from '../core/training.js';
+import { selectBest, selectsModels, spacedCheckpoints, type ValidationScore } from '../core/selection.js';
 
 export interface FinetuneSetupInput {
   runDir: string;
@@ -29,6 +38,8 @@ export interface FinetuneSetupInput {
   heartbeatTimeoutSeconds: number;
   /** False when another setup finetunes the same base model and evaluates it (never pay twice). */
   evaluateBase: boolean;
+  /** `verifier.lastNumberFallback` for grading test answers (absent: the answer format's default). */
+  lastNumberFallback?: boolean;
 }
 
 export type { SetupRuns };
@@ -111,7 +122,11 @@ function skippedSources(datasets: Record<Source, DatasetManifest>): SetupResult[
   return skipped;
 }
 
-function evaluate(
+/**
+ * Evaluates a model on every test set, side by side; the result is the first (headline) set's, with every
+ * set's result under `testSets` when there are several. A single split keeps its plain evalId.
+ */
+async function evaluate(
   context: SetupContext,
   evalId: string,
   kind: 'base' | 'finetuned',
@@ -119,17 +134,29 @@ function evaluate(
   model: ModelConfig,
 ): Promise<EvalResult> {
   const { input } = context;
-  return context.evaluating.evaluateModel({
-    runDir: input.runDir,
-    evalId,
-    kind,
-    setup: input.setup,
-    data,
-    model,
-    samples: input.evaluation.samples,
-    batchSize: input.evaluation.batchSize,
-    format: input.format,
-  });
+  const sets = testSetsOf(input.evaluation);
+  const results = await allOrCancel(
+    sets.map(
+      ({ name, problems }) =>
+        () =>
+          context.evaluating.evaluateModel({
+            runDir: input.runDir,
+            evalId: input.evaluation.testSets ? `${evalId}.${name}` : evalId,
+            kind,
+            setup: input.setup,
+            data,
+            model,
+            samples: input.evaluation.samples,
+            batchSize: input.evaluation.batchSize,
+            format: input.evaluation.testSets ? answerFormatOf(problems) : input.format,
+            testSet: name,
+            majority: majorityPass(model, input.evaluation),
+            lastNumberFallback: input.lastNumberFallback,
+          }),
+    ),
+  );
+  if (results.length === 1) return results[0];
+  return { ...results[0], testSets: Object.fromEntries(results.map((result, i) => [sets[i].name, result])) };
 }
 
 function evaluateBase(context: SetupContext): Promise<EvalResult> {
@@ -146,21 +173,15 @@ function evaluateBase(context: SetupContext): Promise<EvalResult> {
 async function trainAndEvaluate(context: SetupContext, data: Source): Promise<Run> {
   const { input } = context;
   const { finetune, setup } = input;
-  const dataset = input.datasets[data];
-  const job = await context.training.runFinetuneJob({
-    runDir: input.runDir,
-    experimentId: input.experimentId,
-    setup,
-    data,
-    backend: finetune.backend,
-    service: context.service,
-    baseModel: context.baseModel,
-    trainKey: dataset.train.key,
-    validationKey: dataset.validation.examples > 0 ? dataset.validation.key : null,
-    hyperparameters: finetune.hyperparameters,
-    suffix: `${finetune.suffix}-${setup}-${data}`.slice(0, 40),
-    pollIntervalSeconds: finetune.pollIntervalSeconds,
-  });
+  // Model selection (finetune.learningRates / checkpoints) trains a grid; without it, the one job as before.
+  const job = selectsModels(finetune)
+    ? await trainAndSelect(context, data)
+    : await context.training.runFinetuneJob(
+        finetuneJobInput(context, data, {
+          hyperparameters: finetune.hyperparameters,
+          suffix: `${finetune.suffix}-${setup}-${data}`.slice(0, 40),
+        }),
+      );
   log.info('Finetuned', { setup, data, model: job.fineTunedModel });
   const evaluation = await evaluate(
     context,
@@ -170,4 +191,131 @@ async function trainAndEvaluate(context: SetupContext, data: Source): Promise<Ru
     evaluatedModel(input.trainedModel, input.evaluation, { model: job.fineTunedModel, ...context.serving }),
   );
   return { finetune: job, evaluation };
+}
+
+/** Matched training: the same steps and batch size for every data source of the setup (core/training.ts). */
+function trainingInputs(context: SetupContext): {
+  training: TrainingRequest;
+  supportsSteps: boolean;
+  params: number;
+} {
+  const { finetune, trainedModel } = context.input;
+  return {
+    training: trainingRequest(finetune),
+    supportsSteps: trainedModel.fineTuning?.supportsSteps ?? true,
+    params: trainedModel.params,
+  };
+}
+
+type FinetuneJobInput = Parameters<ActivityInterfaceFor<typeof activities>['runFinetuneJob']>[0];
+
+/** The fine-tuning job for one data source; `grid` (the grid point and checkpoints) under model selection. */
+function finetuneJobInput(
+  context: SetupContext,
+  data: Source,
+  job: Pick<FinetuneJobInput, 'hyperparameters' | 'suffix'> & {
+    grid?: Pick<FinetuneJobInput, 'gridPoint' | 'checkpoints'>;
+  },
+): FinetuneJobInput {
+  const { input } = context;
+  const { finetune } = input;
+  const dataset = input.datasets[data];
+  return {
+    runDir: input.runDir,
+    experimentId: input.experimentId,
+    setup: input.setup,
+    data,
+    backend: finetune.backend,
+    service: context.service,
+    baseModel: context.baseModel,
+    trainKey: dataset.train.key,
+    validationKey: dataset.validation.examples > 0 ? dataset.validation.key : null,
+    hyperparameters: job.hyperparameters,
+    ...trainingInputs(context),
+    ...job.grid,
+    suffix: job.suffix,
+    pollIntervalSeconds: finetune.pollIntervalSeconds,
+  };
+}
+
+/**
+ * Model selection for one data source: one job per learning rate (each its own activity and files, so a
+ * crash re-runs no finished job), every checkpoint scored on the validation problems (each its own activity
+ * and result file), and the best checkpoint returned as the model to evaluate on the test set.
+ */
+async function trainAndSelect(context: SetupContext, data: Source): Promise<FinetuneResult> {
+  const { finetune, setup } = context.input;
+  const rates: Array<number | null> = finetune.learningRates ?? [
+    finetune.hyperparameters.learningRate ?? null,
+  ];
+  const count = finetune.checkpoints ?? 1;
+  const grid = await allOrCancel(
+    rates.map((rate, gridPoint) => () => trainGridPoint(context, data, rate, gridPoint, count)),
+  );
+  const scores = grid.flatMap((point) => point.scores);
+  const selected = selectBest(scores);
+  log.info('Selected checkpoint', { setup, data, learningRate: selected.learningRate, step: selected.step });
+  return {
+    ...grid[selected.gridPoint].job,
+    fineTunedModel: selected.model,
+    selection: {
+      learningRates: rates,
+      checkpointsPerJob: count,
+      validationQuestions: selected.n,
+      grid: scores,
+      selected,
+    },
+  };
+}
+
+/** One learning rate of the grid: its job, then `count` of its checkpoints scored on the validation problems. */
+async function trainGridPoint(
+  context: SetupContext,
+  data: Source,
+  rate: number | null,
+  gridPoint: number,
+  count: number,
+): Promise<{ job: FinetuneResult; scores: ValidationScore[] }> {
+  const { input } = context;
+  const { finetune, setup } = input;
+  // The validation problems are finetune.validation or the training file's held-out questions; the prepare
+  // stage checked and recorded them, and each checkpoint's score reads them from the run directory.
+  const validationFormat = finetune.validation ? answerFormatOf(finetune.validation) : input.format;
+  const tail = `${setup}-${data}-lr${gridPoint}`;
+  const job = await context.training.runFinetuneJob(
+    finetuneJobInput(context, data, {
+      hyperparameters:
+        rate === null ? finetune.hyperparameters : { ...finetune.hyperparameters, learningRate: rate },
+      suffix: `${finetune.suffix.slice(0, 39 - tail.length)}-${tail}`,
+      grid: { gridPoint, checkpoints: count },
+    }),
+  );
+  const checkpoints = spacedCheckpoints(
+    job.checkpoints ?? [{ step: job.training?.steps ?? 0, model: job.fineTunedModel }],
+    count,
+  );
+  const scores = await allOrCancel<ValidationScore>(
+    checkpoints.map(
+      (checkpoint) => () =>
+        context.evaluating.validateCheckpoint({
+          runDir: input.runDir,
+          setup,
+          data,
+          gridPoint,
+          learningRate: rate,
+          jobId: job.jobId,
+          step: checkpoint.step,
+          model: validationModel(context, checkpoint.model),
+          format: validationFormat,
+        }),
+    ),
+  );
+  return { job, scores };
+}
+
+/** A checkpoint served for validation: the evaluation's prompt, greedy. */
+function validationModel(context: SetupContext, model: string): ModelConfig {
+  const { trainedModel, evaluation } = context.input;
+  const served = evaluatedModel(trainedModel, evaluation, { model, ...context.serving });
+  return { ...served, sampling: { ...served.sampling, temperature: 0 } };
 }

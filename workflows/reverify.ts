@@ -12,6 +12,8 @@ import { allOrCancel } from './all-or-cancel.js';
 export interface ReverifyInput {
   runDir: string;
   format: AnswerFormat;
+  /** `verifier.lastNumberFallback` of the experiment's config (undefined: the format's default). */
+  lastNumberFallback?: boolean;
   heartbeatTimeoutSeconds: number;
 }
 
@@ -26,7 +28,15 @@ export async function reverifyWorkflow(input: ReverifyInput): Promise<ReverifyRe
   );
   log.info('Stage', { stage: 'verify' });
   const [wc, se] = await allOrCancel(
-    SOURCES.map((source) => () => verifySource({ runDir: input.runDir, source, format: input.format })),
+    SOURCES.map(
+      (source) => () =>
+        verifySource({
+          runDir: input.runDir,
+          source,
+          format: input.format,
+          lastNumberFallback: input.lastNumberFallback,
+        }),
+    ),
   );
   log.info('Stage', { stage: 'analyse' });
   const metrics = await analyseRun({ runDir: input.runDir });

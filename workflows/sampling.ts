@@ -1,11 +1,17 @@
 // Sampling for one source model: rounds over all questions, so every question gets the same count; in
 // each round, batches of questions run as activities in a sliding window. In the budgeted modes a round
-// starts only if its worst case fits in what is left. Long runs continue-as-new between batches.
+// starts only if its worst case fits in what is left; after the last full round a top-up draws one more
+// sample for questions in a seeded order, batch by batch, while one sample's worst case still fits, so
+// every source ends within one sample's worst case of its budget (equal spend). Long runs continue-as-new
+// between batches.
 import {
+  ActivityCancellationType,
   allHandlersFinished,
+  CancellationScope,
   condition,
   continueAsNew,
   log,
+  patched,
   proxyActivities,
   setHandler,
   workflowInfo,
@@ -13,10 +19,12 @@ import {
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
 import type { BudgetConfig, ModelConfig, Source } from '../core/config.js';
+import { unitHash } from '../core/hash.js';
 import { requestsFor, worstCaseRoundCost, type SourcePlan } from '../core/plan.js';
 import { EMPTY_LEDGER, addLedgers, type Ledger, type SamplingResult } from '../core/records.js';
 import {
   pauseSignal,
+  raiseBudgetProblem,
   raiseBudgetSignal,
   resumeSignal,
   samplingProgressQuery,
@@ -51,9 +59,30 @@ export interface SamplingState {
   extraUsd: number;
   paused: boolean;
   startedAtMs: number;
+  /** The top-up after the last full round; absent until it starts (and in runs from before it existed). */
+  topUp?: TopUpState;
 }
 
-type SampleBatch = ActivityInterfaceFor<typeof activities>['sampleBatch'];
+/**
+ * Top-up sample u goes to the question at position order[u mod n] of the seeded order (topUpOrder), as
+ * that question's sample number S + floor(u / n), in round R + floor(u / n), where S and R are the
+ * samples per question and rounds of the full rounds: a question never gets two samples of the same seed.
+ */
+export interface TopUpState {
+  /** Why the full rounds stopped. */
+  fullRoundsStopReason: string;
+  /** Top-up samples started so far (all finished whenever the workflow continues as new). */
+  samples: number;
+  /** Top-up batches started so far: the batch index of the next one. */
+  batches: number;
+}
+
+/** The patch that adds the top-up: histories recorded before it end sampling after the full rounds. */
+export const EQUAL_SPEND_PATCH = 'equal-spend';
+
+type SampleBatch = (
+  input: Parameters<ActivityInterfaceFor<typeof activities>['sampleBatch']>[0],
+) => ReturnType<ActivityInterfaceFor<typeof activities>['sampleBatch']>;
 
 /** One run of the sampling workflow (a continue-as-new starts the next with `state`). */
 interface SamplingRun {
@@ -64,13 +93,47 @@ interface SamplingRun {
 }
 
 export async function samplingWorkflow(input: SamplingInput): Promise<SamplingResult> {
-  const { sampleBatch } = proxyActivities<typeof activities>(
-    endpointActivityOptions(input.heartbeatTimeoutSeconds, '2 hours'),
-  );
+  const waitForCancelledBatches = patched(WAIT_FOR_CANCELLED_BATCHES);
+  const batches = new Set<Promise<unknown>>();
+  const { sampleBatch: startBatch } = proxyActivities<typeof activities>({
+    ...endpointActivityOptions(input.heartbeatTimeoutSeconds, '2 hours'),
+    ...(waitForCancelledBatches
+      ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+      : {}),
+  });
+  // Every batch started by this run, until it settles: a cancelled run closes only after they have.
+  const sampleBatch: SampleBatch = (batch) => {
+    const promise = startBatch(batch);
+    batches.add(promise);
+    void promise.then(
+      () => batches.delete(promise),
+      () => batches.delete(promise),
+    );
+    return promise;
+  };
+  try {
+    return await sample(input, sampleBatch);
+  } catch (error) {
+    // Cancelled (or failed): the batches still running stop requesting before this run closes, so once
+    // it is closed nothing more is requested (`wcse cancel` waits for that).
+    if (waitForCancelledBatches && batches.size > 0) await Promise.allSettled([...batches]);
+    throw error;
+  }
+}
+
+/**
+ * Patch: batches are cancelled with WAIT_CANCELLATION_COMPLETED and a cancelled run waits for them, and a
+ * cancel that arrives as the run continues as new ends it as cancelled instead of being lost to the next
+ * run (issue 13: requests went on after `wcse cancel`).
+ */
+const WAIT_FOR_CANCELLED_BATCHES = 'wait-for-cancelled-batches';
+
+async function sample(input: SamplingInput, sampleBatch: SampleBatch): Promise<SamplingResult> {
   const run: SamplingRun = { input, state: input.state ?? initialState(), inFlight: 0, stopReason: null };
   setSamplingHandlers(run);
   const { state } = run;
-  for (;;) {
+  // A run continued as new during the top-up goes straight back to it.
+  while (state.topUp === undefined) {
     if (state.nextBatch === 0) {
       run.stopReason = reasonToStop(run);
       if (run.stopReason !== null) break;
@@ -85,14 +148,20 @@ export async function samplingWorkflow(input: SamplingInput): Promise<SamplingRe
     state.nextBatch = 0;
     if (workflowInfo().continueAsNewSuggested) await continueSampling(run, 'between rounds');
   }
+  if (input.budget.mode !== 'ratio' && (state.topUp !== undefined || patched(EQUAL_SPEND_PATCH))) {
+    run.stopReason = await topUp(run, sampleBatch);
+  }
   log.info('Sampling stopped', { source: input.source, stopReason: run.stopReason, rounds: state.round });
   await condition(allHandlersFinished);
   return {
     source: input.source,
     ledger: state.ledger,
-    samplesPerQuestion: state.samplesPerQuestionDone,
+    samplesPerQuestion:
+      state.samplesPerQuestionDone + Math.floor((state.topUp?.samples ?? 0) / input.questions),
     rounds: state.round,
-    stopReason: run.stopReason,
+    ...(state.topUp ? { topUpSamples: state.topUp.samples } : {}),
+    // Never null here: the loop above ends only with a reason, and the top-up always gives one.
+    stopReason: run.stopReason ?? 'sampling stopped',
     wallSeconds: (Date.now() - state.startedAtMs) / 1000,
   };
 }
@@ -128,6 +197,12 @@ function setSamplingHandlers(run: SamplingRun): void {
   setHandler(resumeSignal, () => void (state.paused = false));
   setHandler(raiseBudgetSignal, (raise) => {
     if (raise.source && raise.source !== input.source) return;
+    // The experiment validates raises; a raise sent to this workflow directly is checked here.
+    const problem = raiseBudgetProblem(input.budget, raise);
+    if (problem !== null) {
+      log.warn('Budget raise ignored', { source: input.source, problem });
+      return;
+    }
     state.extraFlops += raise.flops ?? 0;
     state.extraUsd += raise.usd ?? 0;
   });
@@ -136,7 +211,7 @@ function setSamplingHandlers(run: SamplingRun): void {
     round: state.round,
     samplesPerQuestionDone: state.samplesPerQuestionDone,
     samplesDone: state.ledger.samples,
-    samplesPlanned: input.plan.samplesPerQuestion * input.questions,
+    samplesPlanned: input.plan.samplesPerQuestion * input.questions + (input.plan.expectedTopUpSamples ?? 0),
     batchesDone: state.batchesDone,
     batchesInFlight: run.inFlight,
     ledger: state.ledger,
@@ -218,9 +293,152 @@ async function sampleRound(run: SamplingRun, sampleBatch: SampleBatch): Promise<
   return !continueSuggested;
 }
 
+/** Positions 0..n-1 of problems.jsonl in the top-up's seeded order (per source and sampling seed). */
+export function topUpOrder(source: string, seed: number, questions: number): number[] {
+  const rank = (position: number) => unitHash(`top-up/${source}/${seed}/${position}`);
+  const positions = Array.from({ length: questions }, (_, position) => ({ position, rank: rank(position) }));
+  return positions.sort((a, b) => a.rank - b.rank || a.position - b.position).map((p) => p.position);
+}
+
+/** What every top-up batch shares, and what is in flight. */
+interface TopUpWindow {
+  /** Positions of problems.jsonl in the seeded top-up order. */
+  order: number[];
+  /** One sample's worst case: one request for one question, at max_tokens and the largest prompt. */
+  perSample: { flops: number; usd: number };
+  /** Batches in flight at the most. */
+  size: number;
+  running: Set<Promise<void>>;
+  /** The worst case of the batches in flight. */
+  reserved: { flops: number; usd: number };
+}
+
+function topUpWindow({ input }: SamplingRun): TopUpWindow {
+  const { budget, model } = input;
+  const order = topUpOrder(input.source, model.sampling.seed, input.questions);
+  const perSample = worstCaseRoundCost({
+    model,
+    questions: 1,
+    samplesPerRound: 1,
+    roundPromptTokens: input.plan.promptTokensUpperBoundMax ?? input.promptTokensUpperBoundSum,
+    countPromptTokens: budget.countPromptTokens,
+  });
+  const size = Math.max(2, Math.ceil((2 * model.concurrency) / input.batchSize) + 1);
+  return { order, perSample, size, running: new Set(), reserved: { flops: 0, usd: 0 } };
+}
+
+/** Samples whose worst case fits in what is left after what is spent and what is in flight. */
+function affordableSamples(run: SamplingRun, { perSample, reserved }: TopUpWindow): number {
+  const { ledger } = run.state;
+  const limit = limits(run);
+  let count = Number.POSITIVE_INFINITY;
+  if (limit.flops !== null && perSample.flops > 0) {
+    count = Math.min(count, Math.floor((limit.flops - ledger.flops - reserved.flops) / perSample.flops));
+  }
+  if (limit.usd !== null && perSample.usd > 0) {
+    count = Math.min(count, Math.floor((limit.usd - ledger.usd - reserved.usd) / perSample.usd));
+  }
+  return Number.isFinite(count) ? Math.max(0, count) : 0;
+}
+
+/**
+ * Starts the next top-up batch, of up to `fit` samples, one per question in the seeded order; its worst case
+ * stays reserved until it finishes and its real cost is in the ledger.
+ */
+function startTopUpBatch(
+  run: SamplingRun,
+  sampleBatch: SampleBatch,
+  progress: TopUpState,
+  window: TopUpWindow,
+  fit: number,
+): void {
+  const { input, state } = run;
+  const { perSample, reserved, running } = window;
+  const n = input.questions;
+  const pass = Math.floor(progress.samples / n);
+  const start = progress.samples % n;
+  const count = Math.min(input.batchSize, fit, n - start);
+  const cost = { flops: count * perSample.flops, usd: count * perSample.usd };
+  reserved.flops += cost.flops;
+  reserved.usd += cost.usd;
+  progress.samples += count;
+  const promise = sampleBatch({
+    runDir: input.runDir,
+    source: input.source,
+    model: input.model,
+    countPromptTokens: input.budget.countPromptTokens,
+    round: state.round + pass,
+    batchIndex: progress.batches++,
+    questionStart: 0,
+    questionEnd: 0,
+    questionPositions: window.order.slice(start, start + count),
+    samplesPerQuestion: 1,
+    firstSampleIndex: state.samplesPerQuestionDone + pass,
+  }).then((summary) => {
+    state.ledger = addLedgers(state.ledger, summary.ledger);
+    reserved.flops -= cost.flops;
+    reserved.usd -= cost.usd;
+    state.batchesDone++;
+    run.inFlight--;
+    running.delete(promise);
+  });
+  run.inFlight++;
+  running.add(promise);
+}
+
+/**
+ * The top-up after the last full round: batches of one sample per question, for questions in the seeded
+ * order, start while the worst case of everything in flight plus one more sample fits in what is left;
+ * a finished batch frees its worst case for what it really cost. Returns the stop reason.
+ */
+async function topUp(run: SamplingRun, sampleBatch: SampleBatch): Promise<string> {
+  const { input, state } = run;
+  state.topUp ??= { fullRoundsStopReason: run.stopReason ?? 'full rounds done', samples: 0, batches: 0 };
+  // Not done yet: the progress query says so until the top-up ends.
+  run.stopReason = null;
+  const progress = state.topUp;
+  const window = topUpWindow(run);
+  const { running } = window;
+  if (progress.samples === 0) {
+    log.info('Top-up', { source: input.source, affordable: affordableSamples(run, window) });
+  }
+  for (;;) {
+    await condition(() => !state.paused);
+    if (workflowInfo().continueAsNewSuggested) {
+      await Promise.all(running);
+      await continueSampling(run, 'top-up');
+    }
+    const fit = affordableSamples(run, window);
+    if (fit < 1 || running.size >= window.size) {
+      if (running.size === 0) break;
+      await Promise.race(running);
+      continue;
+    }
+    startTopUpBatch(run, sampleBatch, progress, window, fit);
+  }
+  return topUpStopReason(run, progress, window.perSample);
+}
+
+function topUpStopReason(
+  run: SamplingRun,
+  progress: TopUpState,
+  perSample: TopUpWindow['perSample'],
+): string {
+  const { ledger } = run.state;
+  const limit = limits(run);
+  const left =
+    limit.flops !== null
+      ? `${(limit.flops - ledger.flops).toExponential(3)} FLOPs left, one sample can cost up to ${perSample.flops.toExponential(3)}`
+      : `$${((limit.usd ?? 0) - ledger.usd).toFixed(4)} left, one sample can cost up to $${perSample.usd.toFixed(4)}`;
+  return `${progress.fullRoundsStopReason}; then ${progress.samples} top-up sample(s) until no more fit (${left})`;
+}
+
 /** Continues as new with the state so far, once no signal handler is still running. */
 async function continueSampling(run: SamplingRun, where: string): Promise<never> {
   log.info('Continuing as new', { source: run.input.source, where, round: run.state.round });
   await condition(allHandlersFinished);
+  // A cancel that arrived meanwhile ends this run as cancelled: the next run would never see it.
+  const scope = CancellationScope.current();
+  if (scope.consideredCancelled && patched(WAIT_FOR_CANCELLED_BATCHES)) await scope.cancelRequested;
   return continueAsNew<typeof samplingWorkflow>({ ...run.input, state: run.state });
 }

@@ -2,6 +2,8 @@
 // a trainer of one's own (a script on a GPU worker) implements the same interface, and the workflows
 // never know which one ran.
 import type { HyperparametersConfig } from '../../core/config.js';
+import type { CheckpointRef } from '../../core/selection.js';
+import type { JobTraining } from '../../core/training.js';
 
 export type JobStatus = 'validating_files' | 'queued' | 'running' | 'succeeded' | 'failed' | 'cancelled';
 export const TERMINAL_STATUSES: ReadonlySet<JobStatus> = new Set(['succeeded', 'failed', 'cancelled']);
@@ -30,6 +32,10 @@ export interface CreateJobRequest {
   validationFileId: string | null;
   suffix: string;
   hyperparameters: HyperparametersConfig;
+  /** How long to train: steps (an extension) or epochs, and the batch size. */
+  training: JobTraining;
+  /** Servable checkpoints to leave (`n_checkpoints`, an extension), or null for the service's default. */
+  checkpoints: number | null;
   /** Identifies the job as this run's, so a retry can find a job whose id it never saw. */
   metadata: Record<string, string>;
 }
@@ -42,4 +48,6 @@ export interface FineTuningBackend {
   listJobs(limit: number): Promise<JobSnapshot[]>;
   listEvents(id: string): Promise<JobEvent[]>;
   cancelJob(id: string): Promise<JobSnapshot>;
+  /** The job's servable checkpoints (`GET /fine_tuning/jobs/{id}/checkpoints`). */
+  listCheckpoints(id: string): Promise<CheckpointRef[]>;
 }

@@ -6,9 +6,17 @@ import type { HyperparametersConfig, Source } from '../../core/config.js';
 import { failure, FailureType } from '../../core/failures.js';
 import { finetuneFiles } from '../../core/layout.js';
 import type { FinetuneResult, Setup } from '../../core/results.js';
+import type { CheckpointRef } from '../../core/selection.js';
+import {
+  approximateTokens,
+  jobTraining,
+  trainingSection,
+  type JobTraining,
+  type TrainingRequest,
+} from '../../core/training.js';
 import { toTemporalFailure, type EndpointConfig } from '../endpoint.js';
 import { openStore, readJson, writeJson, type ArtifactStore } from '../store.js';
-import { TERMINAL_STATUSES, type FineTuningBackend, type JobSnapshot } from './backend.js';
+import { TERMINAL_STATUSES, type FineTuningBackend, type JobEvent, type JobSnapshot } from './backend.js';
 import { OpenAIFineTuningBackend } from './openai-backend.js';
 
 export interface FinetuneJobInput {
@@ -23,6 +31,15 @@ export interface FinetuneJobInput {
   trainKey: string;
   validationKey: string | null;
   hyperparameters: HyperparametersConfig;
+  /** Steps (matched) or epochs; absent in inputs scheduled before matched training: the epochs then. */
+  training?: TrainingRequest;
+  /** Whether the service takes `n_steps` (models.<role>.fineTuning.supportsSteps); default true. */
+  supportsSteps?: boolean;
+  /** Parameters of the trained model, for the training FLOPs (0 when unknown). */
+  params?: number;
+  /** Model selection: this job's learning rate's index in the grid (its own files), and checkpoints to leave. */
+  gridPoint?: number;
+  checkpoints?: number;
   suffix: string;
   pollIntervalSeconds: number;
 }
@@ -48,7 +65,7 @@ export function backendFor(kind: 'openai', service: EndpointConfig): FineTuningB
 
 export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneResult> {
   const store = openStore(input.runDir);
-  const files = finetuneFiles(input.setup, input.data);
+  const files = finetuneFiles(input.setup, input.data, input.gridPoint);
   const finished = await readJson<FinetuneResult>(store, files.result);
   if (finished) return finished;
   const what = `fine-tuning ${input.baseModel} on ${input.data} data (${input.setup} setup) at ${input.service.baseURL}`;
@@ -56,6 +73,13 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
   const context = Context.current();
   const record: JobRecord = (await readJson<JobRecord>(store, files.job)) ?? {};
   const save = () => writeJson(store, files.job, record);
+  const request: TrainingRequest = input.training ?? {
+    mode: 'epochs',
+    epochs: input.hyperparameters.epochs ?? 3,
+    batchSize: input.hyperparameters.batchSize ?? null,
+  };
+  const dataset = await datasetFacts(store, input.trainKey);
+  const sent: JobTraining = jobTraining(request, dataset.examples, input.supportsSteps ?? true);
   try {
     if (!record.trainingFileId) {
       record.trainingFileId = await upload(
@@ -73,7 +97,8 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
       await save();
     }
     if (!record.jobId) {
-      record.runKey ??= `${input.experimentId}/${input.setup}-on-${input.data}/${record.generation ?? 0}`;
+      const grid = input.gridPoint === undefined ? '' : `/lr-${input.gridPoint}`;
+      record.runKey ??= `${input.experimentId}/${input.setup}-on-${input.data}${grid}/${record.generation ?? 0}`;
       record.startedAtMs ??= Date.now();
       await save();
       const adopted = await findJobByRunKey(backend, record.runKey);
@@ -85,6 +110,9 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
           validationFileId: record.validationFileId,
           suffix: input.suffix,
           hyperparameters: input.hyperparameters,
+          training: sent,
+          // n_checkpoints is an extension (the local engine): an epochs-only service keeps its own checkpoints.
+          checkpoints: input.supportsSteps === false ? null : (input.checkpoints ?? null),
           metadata: { wcse_run_key: record.runKey },
         }));
       record.jobId = job.id;
@@ -117,7 +145,7 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
     }
     throw toTemporalFailure(error, what);
   }
-  const events = await backend.listEvents(jobId).catch(() => []);
+  const events: JobEvent[] = await backend.listEvents(jobId).catch(() => []);
   await writeJson(store, files.events, events);
   if (job.status !== 'succeeded' || !job.fineTunedModel) {
     await retire(job.status, job.error);
@@ -125,6 +153,18 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
       FailureType.FineTuningJobFailed,
       `${what}: job ${jobId} ${job.status}: ${job.error ?? 'no reason given by the service'}`,
     );
+  }
+  let checkpoints: CheckpointRef[] | undefined;
+  if (input.checkpoints !== undefined) {
+    try {
+      checkpoints = await backend.listCheckpoints(jobId);
+    } catch (error) {
+      throw toTemporalFailure(error, `${what}: listing the checkpoints of job ${jobId}`);
+    }
+    // A service without checkpoints still has its final model: a grid of one step per learning rate.
+    if (!checkpoints.length) {
+      checkpoints = [{ step: stepsOfEvents(events) ?? 0, model: job.fineTunedModel }];
+    }
   }
   const result: FinetuneResult = {
     setup: input.setup,
@@ -134,14 +174,71 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
     fineTunedModel: job.fineTunedModel,
     status: job.status,
     trainedTokens: job.trainedTokens,
-    hyperparameters: { ...input.hyperparameters },
+    hyperparameters: { ...input.hyperparameters, ...sentHyperparameters(sent) },
     trainingFileId: record.trainingFileId!,
     validationFileId: record.validationFileId ?? null,
     eventsKey: files.events,
     wallSeconds: (Date.now() - (record.startedAtMs ?? Date.now())) / 1000,
+    training: trainingSection(request, sent, {
+      examples: dataset.examples,
+      datasetTokens: dataset.tokens,
+      params: input.params ?? 0,
+      serviceSteps: stepsOfEvents(events),
+      serviceTokens: job.trainedTokens,
+    }),
+    ...(checkpoints ? { checkpoints } : {}),
   };
   await writeJson(store, files.result, result);
   return result;
+}
+
+function sentHyperparameters(sent: JobTraining): Record<string, number> {
+  return {
+    ...(sent.steps !== null ? { steps: sent.steps } : {}),
+    ...(sent.epochs !== null ? { epochs: sent.epochs } : {}),
+    ...(sent.batchSize !== null ? { batchSize: sent.batchSize } : {}),
+  };
+}
+
+/** Examples of a chat JSONL dataset and its approximate tokens (chars/4 of every message's text). */
+async function datasetFacts(
+  store: ArtifactStore,
+  key: string,
+): Promise<{ examples: number; tokens: number }> {
+  const content = (await store.read(key))?.toString('utf8') ?? '';
+  let examples = 0;
+  let tokens = 0;
+  for (const line of content.split('\n')) {
+    if (!line.trim()) continue;
+    examples++;
+    tokens += approximateTokens(messageCharacters(line));
+  }
+  return { examples, tokens };
+}
+
+/** Characters of a chat example's message text; a line that is not one counts whole (the service judges it). */
+function messageCharacters(line: string): number {
+  try {
+    const row = JSON.parse(line) as { messages?: Array<{ content?: unknown }> };
+    return (row.messages ?? []).reduce(
+      (sum, message) => sum + (typeof message.content === 'string' ? message.content.length : 0),
+      0,
+    );
+  } catch {
+    return line.length;
+  }
+}
+
+/** The steps a service says its job trained: the largest `total_steps` (or `step`) in its events' data. */
+function stepsOfEvents(events: JobEvent[]): number | null {
+  let steps: number | null = null;
+  for (const event of events) {
+    const data = event.data as { step?: unknown; total_steps?: unknown } | null | undefined;
+    for (const value of [data?.total_steps, data?.step]) {
+      if (typeof value === 'number' && Number.isFinite(value)) steps = Math.max(steps ?? 0, value);
+    }
+  }
+  return steps;
 }
 
 async function upload(

@@ -2,13 +2,16 @@
 // compatible services, and the project's local engine.
 import OpenAI, { toFile } from 'openai';
 import type { HyperparametersConfig } from '../../core/config.js';
-import { clientFor, type EndpointConfig } from '../endpoint.js';
+import type { CheckpointRef } from '../../core/selection.js';
+import type { JobTraining } from '../../core/training.js';
+import { clientFor, redactEndpointText, type EndpointConfig } from '../endpoint.js';
 import type { CreateJobRequest, FineTuningBackend, JobEvent, JobSnapshot, JobStatus } from './backend.js';
 
 type Job = OpenAI.FineTuning.Jobs.FineTuningJob;
 
 function snapshot(job: Job): JobSnapshot {
-  const error = job.error ? `${job.error.code ?? 'error'}: ${job.error.message}` : null;
+  // The service's text: redacted (keys, tokens) and cut to a few KB before it reaches a failure or a log.
+  const error = job.error ? redactEndpointText(`${job.error.code ?? 'error'}: ${job.error.message}`) : null;
   return {
     id: job.id,
     status: job.status as JobStatus,
@@ -19,13 +22,17 @@ function snapshot(job: Job): JobSnapshot {
   };
 }
 
-/** OpenAI's hyperparameter names, plus `learning_rate` and `method` as extensions for other services. */
-function hyperparameters(h: HyperparametersConfig): Record<string, unknown> {
+/**
+ * OpenAI's hyperparameter names, plus `n_steps` and `learning_rate` as extensions for other services (the local
+ * engine trains exactly `n_steps` optimizer steps, cycling the data).
+ */
+function hyperparameters(h: HyperparametersConfig, training: JobTraining): Record<string, unknown> {
   return {
-    n_epochs: h.epochs,
+    ...(training.epochs !== null ? { n_epochs: training.epochs } : {}),
+    ...(training.steps !== null ? { n_steps: training.steps } : {}),
+    ...(training.batchSize !== null ? { batch_size: training.batchSize } : {}),
     ...(h.learningRateMultiplier !== undefined ? { learning_rate_multiplier: h.learningRateMultiplier } : {}),
     ...(h.learningRate !== undefined ? { learning_rate: h.learningRate } : {}),
-    ...(h.batchSize !== undefined ? { batch_size: h.batchSize } : {}),
   };
 }
 
@@ -46,7 +53,10 @@ export class OpenAIFineTuningBackend implements FineTuningBackend {
       training_file: request.trainingFileId,
       ...(request.validationFileId ? { validation_file: request.validationFileId } : {}),
       suffix: request.suffix,
-      hyperparameters: hyperparameters(request.hyperparameters),
+      hyperparameters: {
+        ...hyperparameters(request.hyperparameters, request.training),
+        ...(request.checkpoints !== null ? { n_checkpoints: request.checkpoints } : {}),
+      },
       metadata: request.metadata,
       // An extension (the local engine, most trainers): only sent when set, OpenAI itself has no such choice.
       ...(request.hyperparameters.method !== undefined
@@ -71,7 +81,7 @@ export class OpenAIFineTuningBackend implements FineTuningBackend {
       events.push({
         createdAt: event.created_at,
         level: event.level,
-        message: event.message,
+        message: redactEndpointText(event.message),
         data: event.data,
       });
       if (events.length >= 10_000) break;
@@ -81,5 +91,14 @@ export class OpenAIFineTuningBackend implements FineTuningBackend {
 
   async cancelJob(id: string): Promise<JobSnapshot> {
     return snapshot(await this.client.fineTuning.jobs.cancel(id));
+  }
+
+  async listCheckpoints(id: string): Promise<CheckpointRef[]> {
+    const checkpoints: CheckpointRef[] = [];
+    for await (const checkpoint of this.client.fineTuning.jobs.checkpoints.list(id, { limit: 100 })) {
+      checkpoints.push({ step: checkpoint.step_number, model: checkpoint.fine_tuned_model_checkpoint });
+      if (checkpoints.length >= 1000) break;
+    }
+    return checkpoints.sort((a, b) => a.step - b.step);
   }
 }

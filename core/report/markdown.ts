@@ -14,6 +14,8 @@ import {
   trim,
   usd,
 } from './format.js';
+import { selectionMarkdown, trainingMarkdown } from './training.js';
+import { evaluationsMarkdown } from './evaluations.js';
 import { SOURCE_NAMES, type ComparisonEntry, type DataEntry, type ReportDocument } from './model.js';
 
 /** A GitHub-flavoured markdown table; `align` is 'l' or 'r' per column. */
@@ -86,7 +88,8 @@ function findings(doc: ReportDocument): string[] {
     lines.push(
       `At the compute-matched budget WC reaches coverage@${wc.samplesPerQuestion} = ${percent(wc.coverageAtS)} ` +
         `vs SE coverage@${se.samplesPerQuestion} = ${percent(se.coverageAtS)}, and diversity ` +
-        `${fixed(wc.diversityAtS)} vs ${fixed(se.diversityAtS)} unique correct solutions per question.`,
+        `${fixed(wc.diversityAtS)} vs ${fixed(se.diversityAtS)} unique correct solutions per question ` +
+        `(${fixed(wc.diversitySolvedAtS)} vs ${fixed(se.diversitySolvedAtS)} per solved question).`,
     );
   }
   if (wc.fpr?.rate != null && se.fpr?.rate != null) {
@@ -134,10 +137,22 @@ export function finetuneMarkdown(doc: ReportDocument): string {
     .join('\n');
   return (
     `${table}\n\n` +
+    headlineTestSetNote(doc) +
     'Test accuracy is pass@1 with its 95% Wilson interval and n test questions; each finetuned cell names the ' +
     "paper's paradigm. WC − SE is in percentage points; relative gain = (WC − SE) / SE.\n\n" +
     `Finetuned models:\n\n${models}`
   );
+}
+
+/** With several test sets, which one the accuracy table shows (all are in the evaluations section). */
+function headlineTestSetNote(doc: ReportDocument): string {
+  const sets = [...new Set((doc.evaluations ?? []).map((e) => e.testSet))];
+  if (sets.length < 2) return '';
+  const others = sets
+    .slice(1)
+    .map((name) => `\`${name}\``)
+    .join(', ');
+  return `On test set \`${sets[0]}\` (the first configured; ${others} below). `;
 }
 
 export function dataQualityMarkdown(doc: ReportDocument): string {
@@ -150,13 +165,12 @@ export function dataQualityMarkdown(doc: ReportDocument): string {
       params(d.params),
       String(d.samplesPerQuestion),
       percent(d.coverageAtS),
-      fixed(d.diversityAtS),
+      `${fixed(d.diversityAtS)} / ${fixed(d.diversitySolvedAtS)}`,
       fprText(d),
       `${integer(d.correctSamples)} / ${integer(d.samples)}`,
+      extractionText(d),
       ds ? `${integer(ds.trainExamples)} / ${integer(ds.validationExamples)}` : 'n/a',
-      ds
-        ? integer(ds.duplicatesDropped) + (ds.cappedDropped ? ` (+${integer(ds.cappedDropped)} capped)` : '')
-        : 'n/a',
+      ds ? removedText(ds) : 'n/a',
     ];
   });
   const parts = [
@@ -167,16 +181,18 @@ export function dataQualityMarkdown(doc: ReportDocument): string {
         'Params',
         'Samples / question (S)',
         'Coverage@S',
-        'Diversity@S',
+        'Diversity@S (all / solved questions)',
         'FPR [95% CI] (invalid / judged)',
         'Correct / all samples',
+        'No answer found (truncated)',
         'SFT train / validation examples',
-        'Duplicates dropped',
+        'Removed from SFT data',
       ],
       rows,
-      'lllrrrrrrr',
+      'lllrrrrrrrr',
     ),
   ];
+  parts.push(datasetPolicyText(doc));
   const { wc, se } = doc.data;
   const sameK = se.samplesPerQuestion;
   const wcAtSameK = wc.coverage.find((p) => p.k === sameK);
@@ -204,6 +220,8 @@ export function dataQualityMarkdown(doc: ReportDocument): string {
         percent(s?.coverageAtS ?? null),
         fixed(w?.diversityAtS ?? null),
         fixed(s?.diversityAtS ?? null),
+        fixed(w?.diversitySolvedAtS ?? null),
+        fixed(s?.diversitySolvedAtS ?? null),
       ];
     });
     parts.push(
@@ -216,13 +234,63 @@ export function dataQualityMarkdown(doc: ReportDocument): string {
             `SE coverage@${se.samplesPerQuestion}`,
             `WC diversity@${wc.samplesPerQuestion}`,
             `SE diversity@${se.samplesPerQuestion}`,
+            `WC diversity@${wc.samplesPerQuestion} (solved)`,
+            `SE diversity@${se.samplesPerQuestion} (solved)`,
           ],
           levelRows,
-          'lrrrrr',
+          'lrrrrrrr',
         ),
     );
   }
   return parts.join('\n\n');
+}
+
+/** "3 duplicates, 2 over the cap, 0 questions withheld" (what the dataset options removed). */
+function removedText(ds: NonNullable<DataEntry['dataset']>): string {
+  const parts = [
+    ds.dedupe ? `${integer(ds.duplicatesDropped)} duplicates` : 'no de-duplication',
+    ds.maxPerQuestion !== null
+      ? `${integer(ds.cappedDropped)} over the cap of ${ds.maxPerQuestion}`
+      : 'no cap',
+  ];
+  if (ds.questionsWithheld) parts.push(`${integer(ds.questionsWithheld)} questions withheld`);
+  return parts.join(', ');
+}
+
+/** Samples with no final answer: none found, and (in brackets) cut off at the token limit. */
+function extractionText(d: DataEntry): string {
+  const failures = d.extractionFailures;
+  if (!failures) return 'n/a';
+  return `${integer(failures.noAnswer + failures.truncated)} (${integer(failures.truncated)})`;
+}
+
+/** How the finetuning data were made from the correct samples, in one paragraph. */
+function datasetPolicyText(doc: ReportDocument): string {
+  const described = SOURCES.filter((s) => doc.data[s].dataset).map((source) => {
+    const ds = doc.data[source].dataset!;
+    const duplicates =
+      ds.duplicates === null
+        ? ''
+        : ds.dedupe
+          ? `, ${integer(ds.duplicates)} duplicate solutions dropped`
+          : `, ${integer(ds.duplicates)} duplicate solutions kept`;
+    const withheld =
+      ds.questionsWithheld !== null && ds.questionsWithheld > 0
+        ? `, ${integer(ds.questionsWithheld)} questions (${integer(ds.validationExamples)} examples) withheld for validation`
+        : '';
+    return `${SOURCE_NAMES[source]}: ${integer(ds.trainExamples)} training examples from ${integer(ds.correctSamples)} correct samples${duplicates}${ds.cappedDropped ? `, ${integer(ds.cappedDropped)} over the cap` : ''}${withheld}`;
+  });
+  if (!described.length) return 'SFT data: no dataset manifests.';
+  const paper = SOURCES.every((s) => {
+    const ds = doc.data[s].dataset;
+    return !ds || (!ds.dedupe && ds.maxPerQuestion === null && !ds.questionsWithheld);
+  });
+  return (
+    (paper
+      ? 'SFT data as in the paper: every correct solution of every training question (no de-duplication, no per-question cap, no holdout). '
+      : 'SFT data differ from the paper, which keeps every correct solution of every training question. ') +
+    `${described.join('; ')}. Diversity is given over all questions and over solved questions (see the definitions).`
+  );
 }
 
 function compareLevels(a: string, b: string): number {
@@ -274,6 +342,15 @@ export function ledgerMarkdown(doc: ReportDocument): string {
         `dollars WC / SE = ${se.usd > 0 ? trim(wc.usd / se.usd, 3) : 'n/a'}.`,
     );
   }
+  const { spend } = doc;
+  if (spend.ratio !== null) {
+    const planned = spend.plannedRatio !== null ? ` (planned ${trim(spend.plannedRatio, 4)})` : '';
+    lines.push(
+      spend.warning
+        ? `**Warning:** ${spend.warning}.`
+        : `Matched in ${spend.unit}: spent WC / SE = ${trim(spend.ratio, 4)}${planned}, within 2%.`,
+    );
+  }
   const flopsNote = doc.plan?.countPromptTokens
     ? 'FLOPs = 2 x params x (prompt + completion tokens)'
     : 'FLOPs = 2 x params x completion tokens (prompt tokens not counted)';
@@ -291,6 +368,7 @@ function chartsMarkdown(doc: ReportDocument): string {
     coverage: 'Coverage@k, WC vs SE',
     diversity: 'Diversity@k, WC vs SE',
     finetune: 'Finetuned accuracy by setup and data source',
+    majority: 'maj@k by model on the headline test set',
   };
   const names = [...new Set(doc.charts.map((c) => c.replace(/^.*\//, '').replace(/\.(svg|png)$/, '')))];
   if (!names.length) return 'No charts were made.';
@@ -309,10 +387,13 @@ function chartsMarkdown(doc: ReportDocument): string {
 function definitionsMarkdown(doc: ReportDocument): string {
   const labels: Record<string, string> = {
     coverageAtK: 'coverage@k',
-    diversityAtK: 'diversity@k',
+    diversityAtK: 'diversity@k (all questions)',
+    diversityAtKSolved: 'diversity@k (solved questions)',
+    extractionFailure: 'no answer found',
     uniqueSolution: 'unique solution',
     fpr: 'false-positive rate (FPR)',
     accuracy: 'accuracy',
+    majorityAtK: 'maj@k',
     relativeGain: 'relative gain',
     differenceCi: 'WC − SE interval',
     computeMatched: 'compute-matched',
@@ -343,10 +424,22 @@ export function renderMarkdown(doc: ReportDocument): string {
       .join('\n'),
     '## 1. Finetuning: test accuracy',
     finetuneMarkdown(doc),
+    '### Training ledger',
+    trainingMarkdown(
+      doc.finetune.map((e) => ({
+        setupName: e.setupName,
+        dataName: SOURCE_NAMES[e.data],
+        training: e.training,
+      })),
+      markdownTable,
+    ),
+    ...selectionSection(doc),
     '## 2. Data quality at the compute-matched budget',
     dataQualityMarkdown(doc),
     '## 3. Compute ledger (sampling)',
     ledgerMarkdown(doc),
+    '### Evaluations by test set: greedy pass@1 and maj@k',
+    evaluationsMarkdown(doc.evaluations ?? []),
     '## Charts',
     chartsMarkdown(doc),
     '## Definitions',
@@ -354,6 +447,19 @@ export function renderMarkdown(doc: ReportDocument): string {
   ];
   if (doc.notes.length) sections.push('## Notes', doc.notes.map((n) => `- ${n}`).join('\n'));
   return sections.join('\n\n') + '\n';
+}
+
+/** "### Model selection" and its tables, or nothing when no cell chose among checkpoints. */
+function selectionSection(doc: ReportDocument): string[] {
+  const text = selectionMarkdown(
+    doc.finetune.map((e) => ({
+      setupName: e.setupName,
+      dataName: SOURCE_NAMES[e.data],
+      selection: e.selection,
+    })),
+    markdownTable,
+  );
+  return text ? ['### Model selection', text] : [];
 }
 
 /** A few lines of plain text for the terminal. */
@@ -380,12 +486,16 @@ export function renderHeadline(doc: ReportDocument): string {
       String(d.samplesPerQuestion),
       percent(d.coverageAtS),
       fixed(d.diversityAtS),
+      fixed(d.diversitySolvedAtS),
       fprText(d, false),
       d.dataset ? integer(d.dataset.trainExamples) : 'n/a',
     ];
   });
   return (
     `${doc.experimentId}: finetuning was not run; data quality at the compute-matched budget\n` +
-    textTable(['source', 'model', 'S', 'coverage@S', 'diversity@S', 'FPR', 'train examples'], rows)
+    textTable(
+      ['source', 'model', 'S', 'coverage@S', 'diversity@S', 'diversity@S solved', 'FPR', 'train examples'],
+      rows,
+    )
   );
 }

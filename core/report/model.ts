@@ -2,9 +2,13 @@
 // results. Pure: the activity reads the artifacts and hands them in; this module only arranges them.
 import { SOURCES, type Source } from '../config.js';
 import type { CurvePoint, SourceMetrics } from '../metrics.js';
-import type { Plan } from '../plan.js';
+import { spentRatio, spentRatioWarning, type Plan, type SpendUnit } from '../plan.js';
 import type { DatasetManifest, MetricsFile, SamplingResult } from '../records.js';
 import { paradigmName, SETUPS, type Interval, type Setup, type SetupResult } from '../results.js';
+import { SELECTION_DEFINITIONS, type SelectionResult } from '../selection.js';
+import { TRAINING_DEFINITIONS, type TrainingSection } from '../training.js';
+import { trainingNotes } from './training.js';
+import { evaluationEntries, MAJORITY_DEFINITION, type EvaluationEntry } from './evaluations.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
@@ -41,6 +45,19 @@ export interface LedgerEntry {
   wallSeconds: number;
 }
 
+/** How equal the two sources' spends came out, in the unit the budget matches them in. */
+export interface SpendEntry {
+  unit: SpendUnit;
+  wc: number;
+  se: number;
+  /** Spent WC / SE; null where SE spent nothing. */
+  ratio: number | null;
+  /** What the plan expected; null for plans recorded before it was planned. */
+  plannedRatio: number | null;
+  /** Set when the ratio is off 1 by more than 2% (also in the notes). */
+  warning: string | null;
+}
+
 export interface FprEntry {
   rate: number | null;
   ci: Interval | null;
@@ -57,9 +74,16 @@ export interface DatasetEntry {
   validationExamples: number;
   validationQuestions: number;
   correctSamples: number;
+  /** Whether de-duplication was on (`datasets.dedupe`; false in manifests written before it was an option). */
+  dedupe: boolean;
+  /** Correct solutions repeating an earlier one of their question; null in manifests written before. */
+  duplicates: number | null;
   duplicatesDropped: number;
   cappedDropped: number;
   maxPerQuestion: number | null;
+  /** Training questions withheld for the validation split; null in manifests written before. */
+  questionsWithheld: number | null;
+  validationFraction: number | null;
 }
 
 /** A source's measured counts and curves (as in metrics.json), with the numbers the report reads off them. */
@@ -68,8 +92,21 @@ export interface DataEntry extends Omit<SourceMetrics, 'byLevel'> {
   params: number | null;
   /** The curves' values at k = S, i.e. at the compute-matched budget. */
   coverageAtS: number | null;
+  /** diversity@S over all questions, and over solved questions (see the definitions). */
   diversityAtS: number | null;
-  byLevel: Record<string, { questions: number; coverageAtS: number | null; diversityAtS: number | null }>;
+  diversitySolvedAtS: number | null;
+  byLevel: Record<
+    string,
+    {
+      questions: number;
+      solvedQuestions: number;
+      coverageAtS: number | null;
+      diversityAtS: number | null;
+      diversitySolvedAtS: number | null;
+    }
+  >;
+  /** Samples with no final answer to grade; null in metrics written before they were counted. */
+  extractionFailures: { noAnswer: number; truncated: number } | null;
   fpr: FprEntry | null;
   dataset: DatasetEntry | null;
 }
@@ -88,6 +125,10 @@ export interface FinetuneEntry {
   jobId: string;
   status: string;
   trainedTokens: number | null;
+  /** Steps, examples seen, tokens and FLOPs of the job; null for results written before the training ledger. */
+  training: TrainingSection | null;
+  /** Model selection: the validation grid and the chosen learning rate and step; null without selection. */
+  selection: SelectionResult | null;
 }
 
 export interface BaselineEntry {
@@ -121,10 +162,13 @@ export interface ReportDocument {
   generatedAt: string;
   plan: Plan | null;
   ledger: Record<Source, LedgerEntry>;
+  spend: SpendEntry;
   data: Record<Source, DataEntry>;
   finetune: FinetuneEntry[];
   baselines: Partial<Record<Setup, BaselineEntry>>;
   comparisons: ComparisonEntry[];
+  /** Every evaluated model on every test set: greedy pass@1 and the maj@k curve (./evaluations.ts). */
+  evaluations: EvaluationEntry[];
   definitions: Record<string, string>;
   /** Artifact keys of the charts, relative to the run directory. */
   charts: string[];
@@ -144,6 +188,12 @@ export const EXTRA_DEFINITIONS: Record<string, string> = {
   computeMatched:
     'Compute-matched: both sources get the same sampling FLOPs, 2 x params per generated token, so S_WC = ' +
     "S_SE x P_SE / P_WC in ratio mode; coverage@S and diversity@S are read at each source's own S.",
+  equalSpend:
+    "In the flops and price modes, full rounds over all questions run while a round's worst case fits the " +
+    "budget, then a top-up gives questions in a seeded order one more sample while one sample's worst case " +
+    'fits: both sources end within that of their budget, and the report warns when spent WC / SE is off 1 by ' +
+    'more than 2%. S is the samples every question got; a question with a top-up sample has S + 1, and its ' +
+    'coverage and diversity estimates use all of them.',
 };
 
 /** (WC - SE) / SE in percent, or null when SE is 0 (no relative gain is defined). */
@@ -166,6 +216,20 @@ export function differenceInterval(p1: number, ci1: Interval, p2: number, ci2: I
 
 function lastValue(curve: CurvePoint[] | undefined): number | null {
   return curve && curve.length ? curve[curve.length - 1].value : null;
+}
+
+function spendEntry(plan: Plan | null, ledger: Record<Source, LedgerEntry>): SpendEntry {
+  const unit: SpendUnit = plan?.spendUnit ?? (plan?.mode === 'price' ? 'USD' : 'FLOPs');
+  const of = (source: Source) => (unit === 'USD' ? ledger[source].usd : ledger[source].flops);
+  const ratio = spentRatio(of('wc'), of('se'));
+  return {
+    unit,
+    wc: of('wc'),
+    se: of('se'),
+    ratio,
+    plannedRatio: plan?.expectedSpentRatio ?? null,
+    warning: spentRatioWarning(ratio, unit, 'Spent'),
+  };
 }
 
 /** Everything of report.json but the charts and the headline, which are added once they are made. */
@@ -199,6 +263,13 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
       wallSeconds: sampling?.wallSeconds ?? 0,
     };
     if (!sampling) notes.push(`No sampling result for ${SOURCE_NAMES[source]}: its ledger shows zeros.`);
+    if (spent?.usageDistrusted) {
+      notes.push(
+        `${SOURCE_NAMES[source]}: ${spent.usageDistrusted} response(s) reported no usage, or less than their ` +
+          'text (or their n choices) must have cost, and were charged at their worst case (max_tokens per ' +
+          'choice): its tokens, FLOPs and $ are upper bounds.',
+      );
+    }
 
     const measured = metrics?.sources[source];
     const manifest = inputs.datasets[source] ?? null;
@@ -208,8 +279,11 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
     for (const [level, curves] of Object.entries(measured?.byLevel ?? {})) {
       byLevel[level] = {
         questions: curves.questions,
+        // Metrics written before diversity over solved questions have neither field.
+        solvedQuestions: (curves.solvedQuestions as number | undefined) ?? 0,
         coverageAtS: lastValue(curves.coverage),
         diversityAtS: lastValue(curves.diversity),
+        diversitySolvedAtS: lastValue(curves.diversitySolved as CurvePoint[] | undefined),
       };
     }
     const fpr = measured?.fpr ?? null;
@@ -220,11 +294,15 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
       samplesPerQuestion: measured?.samplesPerQuestion ?? sampling?.samplesPerQuestion ?? 0,
       samples: measured?.samples ?? 0,
       correctSamples: measured?.correctSamples ?? 0,
+      solvedQuestions: (measured?.solvedQuestions as number | undefined) ?? 0,
       coverage: measured?.coverage ?? [],
       diversity: measured?.diversity ?? [],
+      diversitySolved: (measured?.diversitySolved as CurvePoint[] | undefined) ?? [],
       coverageAtS: lastValue(measured?.coverage),
       diversityAtS: lastValue(measured?.diversity),
+      diversitySolvedAtS: lastValue(measured?.diversitySolved as CurvePoint[] | undefined),
       byLevel,
+      extractionFailures: measured?.extractionFailures ?? null,
       fpr: fpr
         ? {
             rate: fpr.fpr,
@@ -242,13 +320,21 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
             validationExamples: manifest.validation.examples,
             validationQuestions: manifest.validation.questions,
             correctSamples: manifest.correctSamples,
+            // Manifests written before de-duplication became an option always de-duplicated.
+            dedupe: (manifest.dedupe as boolean | undefined) ?? true,
+            duplicates: (manifest.duplicates as number | undefined) ?? null,
             duplicatesDropped: manifest.duplicatesDropped,
             cappedDropped: manifest.cappedDropped,
             maxPerQuestion: manifest.maxPerQuestion,
+            questionsWithheld: (manifest.questionsWithheld as number | undefined) ?? null,
+            validationFraction: (manifest.validationFraction as number | undefined) ?? null,
           }
         : null,
     };
   }
+
+  const spend = spendEntry(plan, ledger);
+  if (spend.warning) notes.push(`Warning: ${spend.warning}.`);
 
   const finetune: FinetuneEntry[] = [];
   const baselines: Partial<Record<Setup, BaselineEntry>> = {};
@@ -287,6 +373,8 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
         jobId: run.finetune.jobId,
         status: run.finetune.status,
         trainedTokens: run.finetune.trainedTokens,
+        training: run.finetune.training ?? null,
+        selection: run.finetune.selection ?? null,
       };
       cells[source] = entry;
       finetune.push(entry);
@@ -311,6 +399,11 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
   }
   if (!inputs.setups.length)
     notes.push('Finetuning was not run: the report covers sampling and data quality only.');
+  notes.push(
+    ...trainingNotes(
+      finetune.map((e) => ({ setupName: e.setupName, dataName: SOURCE_NAMES[e.data], training: e.training })),
+    ),
+  );
 
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
@@ -318,11 +411,19 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
     generatedAt: inputs.generatedAt,
     plan,
     ledger,
+    spend,
     data,
     finetune,
     baselines,
     comparisons,
-    definitions: { ...(metrics?.definitions ?? {}), ...EXTRA_DEFINITIONS },
+    evaluations: evaluationEntries(inputs.setups),
+    definitions: {
+      ...(metrics?.definitions ?? {}),
+      ...EXTRA_DEFINITIONS,
+      ...TRAINING_DEFINITIONS,
+      ...SELECTION_DEFINITIONS,
+      majorityAtK: MAJORITY_DEFINITION,
+    },
     charts: [],
     headline: '',
     notes,

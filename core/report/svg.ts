@@ -137,6 +137,8 @@ export interface CurveSeries {
   name: string;
   color: string;
   points: Array<{ k: number; value: number }>;
+  /** Drawn dashed (a second measure of the same source). */
+  dashed?: boolean;
 }
 
 export interface CurveChartOptions {
@@ -146,6 +148,10 @@ export interface CurveChartOptions {
   yFormat: (value: number) => string;
   /** Format of the end-point labels (default: yFormat). */
   endFormat?: (value: number) => string;
+  /** Legend text of the end marker (default: the compute-matched end point). */
+  endLegend?: string;
+  /** End labels read "<name>: <value>" instead of "<name> at S=<k>: <value>". */
+  plainEndLabels?: boolean;
   /** Upper limit of the value axis (1 for proportions). */
   yCap?: number;
   series: CurveSeries[];
@@ -224,8 +230,9 @@ export function curveChartSvg(options: CurveChartOptions): string {
   const ends: Array<{ x: number; y: number; label: string; color: string }> = [];
   for (const s of series) {
     const path = s.points.map((p, i) => `${i ? 'L' : 'M'}${num(sx(p.k))},${num(sy(p.value))}`).join(' ');
+    const dash = s.dashed ? ' stroke-dasharray="7 5"' : '';
     body.push(
-      `<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2.5" stroke-linejoin="round" stroke-linecap="round"/>`,
+      `<path d="${path}" fill="none" stroke="${s.color}" stroke-width="2.5"${dash} stroke-linejoin="round" stroke-linecap="round"/>`,
     );
     if (s.points.length <= 40) {
       for (const p of s.points.slice(0, -1)) {
@@ -242,7 +249,9 @@ export function curveChartSvg(options: CurveChartOptions): string {
       x,
       y,
       color: s.color,
-      label: `${s.name.split(':')[0]} at S=${last.k}: ${(options.endFormat ?? options.yFormat)(last.value)}`,
+      label: options.plainEndLabels
+        ? `${s.name}: ${(options.endFormat ?? options.yFormat)(last.value)}`
+        : `${s.name.split(':')[0]} at S=${last.k}: ${(options.endFormat ?? options.yFormat)(last.value)}`,
     });
   }
   for (const end of ends) {
@@ -254,18 +263,38 @@ export function curveChartSvg(options: CurveChartOptions): string {
 
   // Legend: below the curves on the right when they are high there, else at the top left.
   const legendLines = [
-    ...series.map((s) => ({ kind: 'line' as const, color: s.color, label: s.name })),
-    { kind: 'end' as const, color: COLORS.axis, label: 'compute-matched end point (k = S)' },
+    ...series.map((s) => ({ kind: 'line' as const, color: s.color, label: s.name, dashed: s.dashed })),
+    {
+      kind: 'end' as const,
+      color: COLORS.axis,
+      label: options.endLegend ?? 'compute-matched end point (k = S)',
+    },
   ];
   const legendW = Math.max(...legendLines.map((l) => textWidth(l.label, 12))) + 50;
   const legendH = legendLines.length * 20 + 12;
-  const rightValues = series.flatMap((s) =>
-    s.points.filter((p) => sx(p.k) > plot.x + plot.w * 0.5).map((p) => p.value),
-  );
-  const lowOnRight = rightValues.length === 0 || Math.min(...rightValues) > yTop * 0.45;
-  const legend: Box = lowOnRight
-    ? { x: plot.x + plot.w - legendW - 12, y: plot.y + plot.h - legendH - 12, w: legendW, h: legendH }
-    : { x: plot.x + 12, y: plot.y + 10, w: legendW, h: legendH };
+  // The corner of the plot that the curves and end points cross least (bottom right, then top left first).
+  const curvePixels: Array<{ x: number; y: number }> = ends.map((e) => ({ x: e.x, y: e.y }));
+  for (const s of series) {
+    for (let i = 1; i < s.points.length; i++) {
+      const [x0, y0] = [sx(s.points[i - 1].k), sy(s.points[i - 1].value)];
+      const [x1, y1] = [sx(s.points[i].k), sy(s.points[i].value)];
+      const steps = Math.max(1, Math.ceil(Math.hypot(x1 - x0, y1 - y0) / 4));
+      for (let j = 0; j <= steps; j++) {
+        curvePixels.push({ x: x0 + ((x1 - x0) * j) / steps, y: y0 + ((y1 - y0) * j) / steps });
+      }
+    }
+  }
+  const corners: Box[] = [
+    { x: plot.x + plot.w - legendW - 12, y: plot.y + plot.h - legendH - 12, w: legendW, h: legendH },
+    { x: plot.x + 12, y: plot.y + 10, w: legendW, h: legendH },
+    { x: plot.x + plot.w - legendW - 12, y: plot.y + 10, w: legendW, h: legendH },
+    { x: plot.x + 12, y: plot.y + plot.h - legendH - 12, w: legendW, h: legendH },
+  ];
+  const crossings = (box: Box) =>
+    curvePixels.filter(
+      (p) => p.x >= box.x - 8 && p.x <= box.x + box.w + 8 && p.y >= box.y - 8 && p.y <= box.y + box.h + 8,
+    ).length;
+  const legend = corners.reduce((best, box) => (crossings(box) < crossings(best) ? box : best));
   body.push(
     `<rect x="${num(legend.x)}" y="${num(legend.y)}" width="${num(legend.w)}" height="${num(legend.h)}" fill="#ffffff" fill-opacity="0.92" stroke="#cccccc" rx="4"/>`,
   );
@@ -273,7 +302,7 @@ export function curveChartSvg(options: CurveChartOptions): string {
     const y = legend.y + 16 + i * 20;
     if (entry.kind === 'line') {
       body.push(
-        `<line x1="${num(legend.x + 10)}" y1="${num(y - 4)}" x2="${num(legend.x + 36)}" y2="${num(y - 4)}" stroke="${entry.color}" stroke-width="3"/>`,
+        `<line x1="${num(legend.x + 10)}" y1="${num(y - 4)}" x2="${num(legend.x + 36)}" y2="${num(y - 4)}" stroke="${entry.color}" stroke-width="3"${entry.dashed ? ' stroke-dasharray="7 5"' : ''}/>`,
       );
     } else {
       body.push(
@@ -353,13 +382,24 @@ export function coverageChartSvg(doc: ReportDocument): string {
   });
 }
 
+/** Both diversity measures: solid over all questions, dashed over solved questions. */
 export function diversityChartSvg(doc: ReportDocument): string {
+  const solved = SOURCES.map((source) => {
+    const d = doc.data[source];
+    return {
+      name: `${SOURCE_NAMES[source]} solved: over the ${d.solvedQuestions} of ${d.questions} questions solved`,
+      color: SOURCE_COLORS[source],
+      points: d.diversitySolved,
+      dashed: true,
+    };
+  });
   return curveChartSvg({
     title: 'Diversity@k: unique correct solutions per question',
+    // The legend tells the two measures apart (the subtitle is full).
     subtitle: matchedSubtitle(doc),
     yLabel: 'diversity@k (unique correct solutions)',
     yFormat: (v) => trim(v, 2),
-    series: curveSeries(doc, 'diversity'),
+    series: [...curveSeries(doc, 'diversity'), ...solved],
   });
 }
 

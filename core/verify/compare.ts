@@ -118,6 +118,11 @@ function compareRelations(a: AnswerNode, b: AnswerNode, deadline: number): Match
   }
   const relation = (a.kind === 'relation' ? a : b) as Extract<AnswerNode, { kind: 'relation' }>;
   const other = a.kind === 'relation' ? b : a;
+  // "|r-s| = 16", "a+b = 7", "m+n = 7": the value of the quantity asked for, written as an equation.
+  const value = quantityValue(relation);
+  if (value !== null && (other.kind === 'expr' || other.kind === 'text')) {
+    return compareNodes({ kind: 'expr', latex: value }, other, deadline);
+  }
   const asInterval = relationToIntervals(relation);
   if (
     asInterval !== null &&
@@ -167,6 +172,23 @@ function sameRelationLink(
     if (error instanceof VerifyTimeout) throw error;
     return false;
   }
+}
+
+/**
+ * The right side of `quantity = constant` when the left side names a quantity rather than an equation to
+ * solve: an absolute value (`|r-s| = 16`) or plain letters joined by + or - or written side by side
+ * (`a+b = 7`, `m+n = 7`, `xy = 6`), and the right side a non-zero constant. With a coefficient, a power or
+ * one letter (`2x+z = 1`, `a^2+b = 0`, `2x = 6`) it is an equation, and null.
+ */
+function quantityValue(r: Extract<AnswerNode, { kind: 'relation' }>): string | null {
+  if (r.terms.length !== 2 || r.ops[0] !== '=') return null;
+  const [lhs, rhs] = r.terms.map((t) => t.trim());
+  // Letters outside LaTeX command names (\sqrt, \pi, \frac are not variables).
+  if (rhs === '' || /[a-zA-Z]/.test(rhs.replace(/\\[a-zA-Z]+/g, ' ')) || /^[-+]?0*(?:\.0*)?$/.test(rhs))
+    return null;
+  const absolute = /^\|[^|]+\|$/.test(lhs);
+  const letters = /^[a-zA-Z](?:\s*[-+]?\s*[a-zA-Z])+$/.test(lhs);
+  return absolute || letters ? rhs : null;
 }
 
 /** "a < x \le b", "x \ge 5", "1 \le |z| \le 3/2" as intervals (null when not a one-variable range). */

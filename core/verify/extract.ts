@@ -11,23 +11,40 @@ export type ExtractionStyle =
   | 'answer-is' // "The answer is X"
   | 'answer-label' // "**Answer:** X", "Answer: X", "A: X"
   | 'bare' // the whole text when it is itself a short answer
-  | 'last-math' // the last $...$, \(...\), \[...\] span
+  | 'last-math' // the last $...$, \(...\), \[...\] span, or a number in the prose after it
+  | 'last-math-span' // the last $...$, \(...\), \[...\] span only
   | 'last-number'; // the last number in the text
 
+/**
+ * Where each format looks by default. MATH is graded by its final answer (a box, "The final answer is",
+ * "The answer is", "Answer:"), and otherwise only by a last math span: no guess from the last number in
+ * the prose (the paper's final-answer match). GSM8K keeps the last-number fallback ("... = 42 apples").
+ */
 export const DEFAULT_EXTRACTION: Record<AnswerFormat, readonly ExtractionStyle[]> = {
   gsm8k: ['gsm8k-hashes', 'boxed', 'minerva', 'answer-is', 'answer-label', 'last-number'],
-  math: ['boxed', 'minerva', 'answer-is', 'answer-label', 'gsm8k-hashes', 'bare', 'last-math', 'last-number'],
+  math: ['boxed', 'minerva', 'answer-is', 'answer-label', 'gsm8k-hashes', 'bare', 'last-math-span'],
 };
 
-/** Hard cap: extraction only looks at the tail of very long completions (final answers live at the end). */
-const MAX_SCAN_CHARS = 20_000;
+/** The default styles of a format, with the last-number fallback switched on or off (`verifier.lastNumberFallback`). */
+export function extractionStyles(
+  format: AnswerFormat,
+  lastNumberFallback?: boolean,
+): readonly ExtractionStyle[] {
+  const styles = DEFAULT_EXTRACTION[format];
+  if (lastNumberFallback === undefined) return styles;
+  const unmarked = new Set<ExtractionStyle>(['last-math', 'last-math-span', 'last-number']);
+  const marked = styles.filter((style) => !unmarked.has(style));
+  if (lastNumberFallback) return [...marked, 'last-math', 'last-number'];
+  return format === 'math' ? [...marked, 'last-math-span'] : marked;
+}
 
 export function extractAnswer(
   text: string,
   format: AnswerFormat,
   styles: readonly ExtractionStyle[] = DEFAULT_EXTRACTION[format],
 ): string | null {
-  const source = repairEscapes(text.length > MAX_SCAN_CHARS ? text.slice(-MAX_SCAN_CHARS) : text);
+  // The whole completion is read: every pattern here is linear-time, so length costs only linear work.
+  const source = repairEscapes(text);
   if (source.trim() === '') return null;
   for (const style of styles) {
     let found = EXTRACTORS[style](source);
@@ -49,6 +66,7 @@ const EXTRACTORS: Record<ExtractionStyle, (text: string) => string | null> = {
   'answer-label': extractAnswerLabel,
   bare: extractBare,
   'last-math': lastMathOrNumber,
+  'last-math-span': lastMathSpan,
   'last-number': lastNumber,
 };
 
@@ -128,16 +146,25 @@ function extractBoxed(text: string): string | null {
     if (!isListSeparator(between)) break;
     parts.unshift(boxes[i].content);
   }
-  return parts.join(', ');
+  // The same answer boxed twice side by side ("$\boxed{7}$ $\boxed{7}$") is that answer, not a list.
+  const distinct = new Set(parts.map((part) => part.replace(/\s+/g, '')));
+  return distinct.size === 1 ? parts[parts.length - 1] : parts.join(', ');
 }
 
+/**
+ * Text between two boxes that makes them one list answer: short, and nothing, a comma or semicolon, or an
+ * "and"/"or" (`\boxed{(3,3)} \text{ for part (a) and } \boxed{(1,1)}`). A sentence ending in between
+ * ("\boxed{3}. Hence ... the total is \boxed{7}") means the boxes are separate answers.
+ */
 function isListSeparator(between: string): boolean {
   if (between.length > 60) return false;
   const plain = between
     .replace(/\\(?:text|textbf|mbox|mathrm)\s*\{([^{}]*)\}/g, ' $1 ')
     .replace(/\\(?:quad|qquad|[,;:! ])|\\[()[\]]|\$/g, ' ')
     .trim();
-  return /^[,;]?$/.test(plain) || /(?:^|[\s,;])(?:and|or)(?:[\s,;]|$)/i.test(plain);
+  if (/^[,;]?$/.test(plain)) return true;
+  if (/[.!?]\s+[A-Z]/.test(plain)) return false;
+  return /(?:^|[\s,;])(?:and|or)(?:[\s,;]|$)/i.test(plain);
 }
 
 function extractMinerva(text: string): string | null {
@@ -189,7 +216,7 @@ function cleanSentenceAnswer(raw: string): string | null {
   if (sentence === '') return null;
   const math = mathSpans(sentence);
   if (math.length > 0 && lastNumberOutsideMath(sentence) === null) {
-    const outside = sentence.replace(/\$\$[^$]*\$\$|\$[^$]*\$|\\\([\s\S]*?\\\)|\\\[[\s\S]*?\\\]/g, ' ');
+    const outside = outsideMath(sentence);
     // "The final answer is $12$ and $13$" joins the spans; prose around one span is dropped.
     return /\b(?:and|or)\b/.test(outside) && math.length > 1 ? math.join(', ') : math[math.length - 1];
   }
@@ -198,26 +225,96 @@ function cleanSentenceAnswer(raw: string): string | null {
   return lastMathOrNumber(stripped);
 }
 
-function mathSpans(text: string): string[] {
-  const spans: string[] = [];
-  // $$..$$, \[..\] may span lines; inline $..$ and \(..\) may not (an unmatched $ would swallow the text).
-  const pattern =
-    /\$\$([\s\S]*?)\$\$|\\\[([\s\S]*?)\\\]|\\\(([^\n]*?)\\\)|(?<!\\)\$((?:[^$\n\\]|\\[\s\S])*?)\$/g;
-  let match: RegExpExecArray | null;
-  while ((match = pattern.exec(text)) !== null) {
-    const body = (match[1] ?? match[2] ?? match[3] ?? match[4] ?? '').trim();
-    if (body !== '') spans.push(body);
+interface MathSpan {
+  start: number;
+  /** Exclusive. */
+  end: number;
+  body: string;
+}
+
+/**
+ * Every math span, left to right, as the regex
+ * `\$\$([\s\S]*?)\$\$|\\\[([\s\S]*?)\\\]|\\\(([^\n]*?)\\\)|(?<!\\)\$((?:[^$\n\\]|\\[\s\S])*?)\$` would find
+ * them: `$$..$$` and `\[..\]` may span lines, inline `$..$` and `\(..\)` may not (an unmatched `$` would
+ * swallow the text). A scanner rather than that regex, because the regex is quadratic on unclosed openers
+ * (`\(` repeated: minutes on a megabyte) and completions are read whole. Each closer search starts past
+ * the last one found, and a failed inline span skips to the end of its line, so the work is linear.
+ */
+function mathSpanMatches(text: string): MathSpan[] {
+  const spans: MathSpan[] = [];
+  const found = new Map<string, number>();
+  // The first `needle` at or after `from` (-1 when none): searches resume past the previous hit.
+  const next = (needle: string, from: number): number => {
+    const cached = found.get(needle);
+    if (cached !== undefined && (cached === -1 || cached >= from)) return cached;
+    const at = text.indexOf(needle, from);
+    found.set(needle, at);
+    return at;
+  };
+  let i = 0;
+  while (i < text.length) {
+    const c = text[i];
+    const d = text[i + 1];
+    if (c === '$' && d === '$') {
+      const close = next('$$', i + 2);
+      if (close >= 0) {
+        spans.push({ start: i, end: close + 2, body: text.slice(i + 2, close) });
+        i = close + 2;
+        continue;
+      }
+    } else if (c === '\\' && (d === '[' || d === '(')) {
+      const close = next(d === '[' ? '\\]' : '\\)', i + 2);
+      const lineEnd = d === '(' ? next('\n', i + 2) : -1;
+      if (close >= 0 && (lineEnd < 0 || close < lineEnd)) {
+        spans.push({ start: i, end: close + 2, body: text.slice(i + 2, close) });
+        i = close + 2;
+        continue;
+      }
+    }
+    if (c === '$' && text[i - 1] !== '\\') {
+      // Inline $..$: escapes (`\$`) do not close it, a newline ends it unmatched.
+      let j = i + 1;
+      let firstBackslash = -1;
+      while (j < text.length && text[j] !== '$' && text[j] !== '\n') {
+        if (text[j] === '\\' && firstBackslash < 0) firstBackslash = j;
+        j += text[j] === '\\' ? 2 : 1;
+      }
+      if (j < text.length && text[j] === '$') {
+        spans.push({ start: i, end: j + 1, body: text.slice(i + 1, j) });
+        i = j + 1;
+        continue;
+      }
+      // Unmatched. Every `$` passed was escaped, so no `$` opener lies before the newline; a `\[` or `\(`
+      // opener may, and it starts at a backslash: resume at the first one (else at the newline).
+      i = firstBackslash >= 0 ? firstBackslash : Math.max(i + 1, Math.min(j, text.length));
+      continue;
+    }
+    i++;
   }
   return spans;
 }
 
-const MATH_SPAN = /\$\$[\s\S]*?\$\$|\\\[[\s\S]*?\\\]|\\\([^\n]*?\\\)|(?<!\\)\$(?:[^$\n\\]|\\[\s\S])*?\$/g;
+function mathSpans(text: string): string[] {
+  return mathSpanMatches(text)
+    .map((span) => span.body.trim())
+    .filter((body) => body !== '');
+}
+
+/** The text with every math span replaced by a space. */
+function outsideMath(text: string): string {
+  let out = '';
+  let at = 0;
+  for (const span of mathSpanMatches(text)) {
+    out += text.slice(at, span.start) + ' ';
+    at = span.end;
+  }
+  return out + text.slice(at);
+}
 
 /** The last number written after the last math span (prose such as "the largest $n$ is 34"). */
 function lastNumberOutsideMath(text: string): string | null {
-  let end = 0;
-  for (const m of text.matchAll(MATH_SPAN)) end = (m.index ?? 0) + m[0].length;
-  return lastNumber(text.slice(end));
+  const spans = mathSpanMatches(text);
+  return lastNumber(text.slice(spans.length ? spans[spans.length - 1].end : 0));
 }
 
 /** Whichever comes last: the last math span, or a number in the prose after it. */

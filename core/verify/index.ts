@@ -3,8 +3,8 @@
 
 import { compareAnswers, type MatchReason } from './compare.js';
 import {
-  DEFAULT_EXTRACTION,
   extractAnswer,
+  extractionStyles,
   repairEscapes,
   type AnswerFormat,
   type ExtractionStyle,
@@ -13,7 +13,7 @@ import { normalizeAnswer } from './normalize.js';
 import { VerifyTimeout } from './numeric.js';
 
 export type { AnswerFormat, ExtractionStyle } from './extract.js';
-export { DEFAULT_EXTRACTION, extractAnswer } from './extract.js';
+export { DEFAULT_EXTRACTION, extractAnswer, extractionStyles } from './extract.js';
 export { normalizeAnswer } from './normalize.js';
 
 export type VerdictReason = 'no-answer' | 'truncated' | 'timeout' | 'mismatch' | MatchReason;
@@ -25,13 +25,18 @@ export interface Verdict {
   reason: VerdictReason | string;
 }
 
-export const VERIFIER_VERSION = 'wcse-verify-1.0.0';
+export const VERIFIER_VERSION = 'wcse-verify-1.1.0';
 
 export interface GradeOptions {
   /** 'length' means the output was cut off: it yields no answer, never a guess. */
   finishReason?: string | null;
   /** Where to look for the final answer, in order; defaults to DEFAULT_EXTRACTION[format]. */
   extraction?: readonly ExtractionStyle[];
+  /**
+   * Without a marked final answer, take the last number of the text (`verifier.lastNumberFallback`);
+   * undefined: the format's default (on for gsm8k, off for math). Ignored when `extraction` is given.
+   */
+  lastNumberFallback?: boolean;
   /** Time limit for one comparison (default 200 ms); past it the verdict is 'timeout', not equal. */
   timeoutMs?: number;
 }
@@ -48,11 +53,13 @@ export function gradeCompletion(
 ): Verdict {
   if (options.finishReason === 'length')
     return { extracted: null, normalized: null, correct: false, reason: 'truncated' };
-  const extracted = extractAnswer(completion, format, options.extraction ?? DEFAULT_EXTRACTION[format]);
+  const styles = options.extraction ?? extractionStyles(format, options.lastNumberFallback);
+  const extracted = extractAnswer(completion, format, styles);
   if (extracted === null) return { extracted: null, normalized: null, correct: false, reason: 'no-answer' };
   const normalized = normalizeAnswer(extracted);
   if (normalized === '') return { extracted, normalized, correct: false, reason: 'no-answer' };
-  const match = answersEquivalent(normalized, extractGoldAnswer(gold, format), options.timeoutMs);
+  // The extracted text, not its normalised form: a percent sign matters to the comparison.
+  const match = answersEquivalent(extracted, extractGoldAnswer(gold, format), options.timeoutMs);
   return { extracted, normalized, correct: match.equal, reason: match.reason };
 }
 
@@ -67,6 +74,11 @@ export function extractGoldAnswer(gold: string, format: AnswerFormat): string {
   return (isSolution ? extractAnswer(gold, format, ['last-math']) : null) ?? repairEscapes(gold).trim();
 }
 
+/** An answer written as a percentage: `50\\%`, `50%`, `50 percent`. */
+function isPercent(answer: string): boolean {
+  return /%|\bpercent(?:age)?\b|\bpct\b/i.test(answer);
+}
+
 /** Whether two extracted answers are equivalent, with the reason; never throws, never runs past the time limit. */
 export function answersEquivalent(
   a: string,
@@ -76,7 +88,16 @@ export function answersEquivalent(
   if (a.length > MAX_ANSWER_CHARS || b.length > MAX_ANSWER_CHARS) return { equal: false, reason: 'timeout' };
   const deadline = Date.now() + timeoutMs;
   try {
-    return compareAnswers(normalizeAnswer(a), normalizeAnswer(b), deadline);
+    const na = normalizeAnswer(a);
+    const nb = normalizeAnswer(b);
+    const match = compareAnswers(na, nb, deadline);
+    if (match.equal || isPercent(a) === isPercent(b)) return match;
+    // One side is a percentage: also its value as a fraction of 1 (50\% = 0.5), beside the MATH convention
+    // of dropping the sign (50\% = 50) that normalisation already applies.
+    const [percent, other] = isPercent(a) ? [na, nb] : [nb, na];
+    if (!/^-?\d+(?:\.\d+)?$/.test(percent)) return match;
+    const fraction = compareAnswers(`\\frac{${percent}}{100}`, other, deadline);
+    return fraction.equal ? { equal: true, reason: 'numeric' } : match;
   } catch (error) {
     if (error instanceof VerifyTimeout) return { equal: false, reason: 'timeout' };
     // A bug or an unforeseen input must not take a whole grading batch down: not equal, visibly.

@@ -68,6 +68,29 @@ function braceShortArguments(text: string): string {
     .replace(/\\sqrt\s*([0-9a-zA-Z])/g, '\\sqrt{$1}');
 }
 
+/** What a trailing qualifier must be about to be dropped: a quantifier or an integer/natural/real range. */
+const QUALIFIER_SUBJECT =
+  /\b(?:all|any|every|each|some|arbitrary|integers?|natural|real|whole)\b|\\in\s*\\?(?:mathbb\s*\{?)?[ZNR]\b/i;
+
+/**
+ * Drops a trailing qualifier that says over what the answer ranges, not what it is: `\text{ for all } x`,
+ * `\text{ for } k \in \mathbb{Z}`, `, where k is an integer`, `(k \in Z)`, "for k in the integers". Only
+ * quantifiers and integer/natural/real ranges are dropped; a condition such as `\text{ for } x > 2` stays.
+ */
+function stripQualifier(s: string): string {
+  const patterns = [
+    /,?\s*\\text\{\s*,?\s*(?:for|where|when|with)\b[^{}]*\}(?:[^{}]|\{[^{}]*\})*$/i,
+    /(?<=\S)\s*,?\s*(?:\\quad\s*)?\(\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])*\s*\\in\s*\\?(?:mathbb\s*\{?)?[ZN]\}?\s*\)\s*$/,
+    /(?<=\S)\s*,\s*[a-zA-Z](?:\s*,\s*[a-zA-Z])*\s*\\in\s*\\?(?:mathbb\s*\{?)?[ZN]\}?\s*$/,
+    /(?<=\S)\s*,?\s+(?:for|where|when)\s+(?:all|any|every|each|some|[a-zA-Z]\s+(?:in|is|an?|\\in))\b[^{}$]*$/i,
+  ];
+  for (const pattern of patterns) {
+    const match = pattern.exec(s);
+    if (match && QUALIFIER_SUBJECT.test(match[0]) && match.index > 0) return s.slice(0, match.index).trim();
+  }
+  return s;
+}
+
 export function normalizeAnswer(raw: string): string {
   let s = raw.trim();
   // Outer math delimiters and trailing sentence punctuation.
@@ -106,6 +129,7 @@ export function normalizeAnswer(raw: string): string {
     .replace(/\\lbrace|\\\{/g, '\\{')
     .replace(/\\rbrace|\\\}/g, '\\}');
   s = braceShortArguments(s);
+  s = stripQualifier(s);
   s = s.replace(/[.,;:\s]+$/, '');
   // \text{} holding a unit, or text after the answer ("15 cm^2", "64 square feet", "17\text{ any text}").
   s = s.replace(/(?<=\S)\s*\\text\{\s+[^{}]*\}(?:\^\{?[23]\}?)?\s*$/, '');

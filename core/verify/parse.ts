@@ -110,6 +110,11 @@ function parseGroup(text: string): AnswerNode {
   );
 }
 
+/** The values of a \pm item (a set made from `a \pm b`), else the item itself. */
+function plusMinusValues(item: AnswerNode): AnswerNode[] {
+  return item.kind === 'list' && item.bracket === 'set' && /\\(?:pm|mp)/.test(item.raw) ? item.items : [item];
+}
+
 function bareList(items: AnswerNode[], raw: string): AnswerNode {
   return items.length === 1 ? items[0] : { kind: 'list', bracket: 'bare', items, raw };
 }
@@ -135,7 +140,8 @@ export function parseItem(raw: string): AnswerNode {
   if (s.startsWith('\\{') && s.endsWith('\\}') && outerGroupEnd(s) === s.length - 1) {
     const inner = s.slice(2, -2);
     const items = inner.trim() === '' ? [] : splitTopLevel(inner, /[,;]/).map(parseItem);
-    return { kind: 'list', bracket: 'set', items, raw: s };
+    // `\{1 \pm \sqrt2\}` is the set of both values, not a set holding a pair.
+    return { kind: 'list', bracket: 'set', items: items.flatMap(plusMinusValues), raw: s };
   }
   if (s.startsWith('{') && s.endsWith('}') && outerGroupEnd(s) === s.length - 1)
     return parseGroup(s.slice(1, -1));
@@ -165,6 +171,17 @@ export function parseItem(raw: string): AnswerNode {
     };
   }
   if (/^\\begin\{(?:[pbvBV]?matrix|array)\}/.test(s)) return { kind: 'matrix', latex: s };
+  // A \pm inside a term (`\frac{1 \pm \sqrt5}{2}`): both values; every \pm takes the same sign, \mp the other.
+  if (/\\(?:pm|mp)(?![a-zA-Z])/.test(s)) {
+    const withSign = (sign: '+' | '-') =>
+      s.replace(/\\(?:pm|mp)(?![a-zA-Z])/g, (op) => ((op === '\\pm') === (sign === '+') ? '+' : '-'));
+    return {
+      kind: 'list',
+      bracket: 'set',
+      items: [parseItem(withSign('+')), parseItem(withSign('-'))],
+      raw: s,
+    };
+  }
   const text = asText(s);
   if (text !== null) return { kind: 'text', text };
   return { kind: 'expr', latex: s };

@@ -42,7 +42,7 @@ def chat(client, **body):
 
 
 def test_models_and_health(client):
-    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/health").json() == {"status": "ok", "generation": "transformers"}
     ids = [m["id"] for m in client.get("/v1/models").json()["data"]]
     assert {"tiny-random", "smollm2-135m", "gemma3-270m"} <= set(ids)
     assert client.get("/v1/models/tiny-random").json()["object"] == "model"

@@ -21,7 +21,7 @@ from pathlib import Path
 
 os.environ.setdefault("HF_HUB_OFFLINE", "1")
 
-from .jobs import read_job  # noqa: E402
+from .jobs import SERVED_DIR, read_job  # noqa: E402
 from .store import append_event, write_json_atomic  # noqa: E402
 
 
@@ -49,6 +49,20 @@ def to_training_examples(rows: list[dict]) -> list[dict]:
     if any(not e["prompt"] for e in examples):  # one schema per dataset: fall back to whole conversations
         return [{"messages": e["prompt"] + e["completion"]} for e in examples]
     return examples
+
+
+def trained_tokens(input_ids: list[list[int]], steps: int, hp) -> int:
+    """Tokens the optimizer went through: whole epochs, or with n_steps its examples seen (steps x batch size,
+    cycling the data in order) counted exactly."""
+    lengths = [len(ids) for ids in input_ids]
+    if not lengths:
+        return 0
+    if not hp.n_steps:
+        return sum(lengths) * hp.n_epochs
+    seen = steps * hp.batch_size
+    full, rest = divmod(seen, len(lengths))
+    # The trainer shuffles each pass; the partial pass is counted at the dataset's mean length.
+    return sum(lengths) * full + round(sum(lengths) * rest / len(lengths))
 
 
 def make_event_callback(job_dir: Path):
@@ -96,6 +110,51 @@ def make_event_callback(job_dir: Path):
     return EventCallback()
 
 
+def checkpoint_steps(total_steps: int, count: int | None) -> list[int]:
+    """`count` evenly spaced steps ending at the last one: 10 steps, 3 checkpoints -> [3, 7, 10]."""
+    if not count or total_steps < 1:
+        return []
+    return sorted({max(1, round(total_steps * i / count)) for i in range(1, count + 1)})
+
+
+def make_snapshot_callback(job_dir: Path, steps: list[int], tokenizer):
+    """Saves a servable copy of the model (the adapter, for LoRA) at each of `steps`, with its latest train loss:
+    served-checkpoints/step-<N>/ with checkpoint.json written last, so a half-written snapshot is never listed."""
+    import time
+
+    from transformers import TrainerCallback
+
+    wanted = set(steps)
+
+    class SnapshotCallback(TrainerCallback):
+        last_loss: float | None = None
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            if logs and "loss" in logs:
+                self.last_loss = logs["loss"]
+
+        def on_step_end(self, args, state, control, **kwargs):
+            step = state.global_step
+            target = job_dir / SERVED_DIR / f"step-{step}"
+            if step not in wanted or (target / "checkpoint.json").exists():
+                return
+            shutil.rmtree(target, ignore_errors=True)
+            kwargs["model"].save_pretrained(str(target))
+            tokenizer.save_pretrained(str(target))
+            # The loss of this step is logged after on_step_end: the metric is the latest one logged before it.
+            metrics = {"step": step} | ({"train_loss": self.last_loss} if self.last_loss is not None else {})
+            write_json_atomic(
+                target / "checkpoint.json", {"step": step, "created_at": int(time.time()), "metrics": metrics}
+            )
+            append_event(
+                job_dir,
+                f"Servable checkpoint at step {step}",
+                data={"step": step, "total_steps": state.max_steps, "servable_checkpoint": True},
+            )
+
+    return SnapshotCallback()
+
+
 def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_file: Path | None) -> dict:
     import torch
     from datasets import Dataset
@@ -116,7 +175,9 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
     eval_dataset = Dataset.from_list(to_training_examples(load_chat_rows(validation_file))) if validation_file else None
 
     steps_per_epoch = math.ceil(len(train_dataset) / hp.batch_size)
-    total_steps = steps_per_epoch * hp.n_epochs
+    # n_steps: exactly that many optimizer steps whatever the dataset size (the trainer cycles the data), so
+    # every data source of a setup trains alike; else whole epochs.
+    total_steps = hp.n_steps or steps_per_epoch * hp.n_epochs
     # About ten checkpoints per job by default: frequent enough that a restart loses little, rare enough that
     # saving (optimizer state included) stays a small share of the time.
     save_steps = hp.checkpoint_steps or max(1, total_steps // 10)
@@ -124,6 +185,7 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
     config = SFTConfig(
         output_dir=str(checkpoints_dir),
         num_train_epochs=hp.n_epochs,
+        max_steps=hp.n_steps or -1,
         per_device_train_batch_size=hp.batch_size,
         per_device_eval_batch_size=hp.batch_size,
         learning_rate=hp.learning_rate,
@@ -159,7 +221,10 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
         eval_dataset=eval_dataset,
         processing_class=tokenizer,
         peft_config=peft_config,
-        callbacks=[make_event_callback(job_dir)],
+        callbacks=[
+            make_event_callback(job_dir),
+            make_snapshot_callback(job_dir, checkpoint_steps(total_steps, hp.n_checkpoints), tokenizer),
+        ],
     )
     last_checkpoint = get_last_checkpoint(str(checkpoints_dir)) if checkpoints_dir.exists() else None
     if last_checkpoint:
@@ -178,9 +243,8 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
     shutil.rmtree(job_dir / "model", ignore_errors=True)
     os.replace(staging, job_dir / "model")
 
-    tokens_per_epoch = sum(len(ids) for ids in trainer.train_dataset["input_ids"])
     return {
-        "trained_tokens": tokens_per_epoch * hp.n_epochs,
+        "trained_tokens": trained_tokens(trainer.train_dataset["input_ids"], trainer.state.global_step, hp),
         "train_loss": output.training_loss,
         "steps": trainer.state.global_step,
     }

@@ -118,30 +118,43 @@ class Generator:
         new_tokens = output[:, input_ids.shape[1] :].tolist()
         choices = []
         completion_tokens = 0
-        for index, row in enumerate(new_tokens):
+        for row in new_tokens:
             text, used, finish_reason = finish_choice(row, tokenizer, loaded.stop_token_ids, request.stop or [])
             completion_tokens += used
-            choices.append(
-                {
-                    "index": index,
-                    "message": {"role": "assistant", "content": text},
-                    "finish_reason": finish_reason,
-                    "logprobs": None,
-                }
-            )
-        return {
-            "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
-            "object": "chat.completion",
-            "created": int(time.time()),
-            "model": request.model,
-            "choices": choices,
-            "usage": {
-                "prompt_tokens": len(prompt_ids),  # once per request, however large n is
-                "completion_tokens": completion_tokens,
-                "total_tokens": len(prompt_ids) + completion_tokens,
-            },
-            "system_fingerprint": f"wcse-engine-seed-{seed}",
-        }
+            choices.append((text, finish_reason))
+        return chat_completion_body(request, choices, len(prompt_ids), completion_tokens, f"wcse-engine-seed-{seed}")
+
+
+def chat_completion_body(
+    request: ChatCompletionRequest,
+    choices: list[tuple[str, str]],
+    prompt_tokens: int,
+    completion_tokens: int,
+    system_fingerprint: str,
+) -> dict[str, Any]:
+    """An OpenAI `chat.completion` response: `choices` as (text, finish_reason) in order, and the prompt's tokens
+    counted once per request, however large n is."""
+    return {
+        "id": f"chatcmpl-{uuid.uuid4().hex[:24]}",
+        "object": "chat.completion",
+        "created": int(time.time()),
+        "model": request.model,
+        "choices": [
+            {
+                "index": index,
+                "message": {"role": "assistant", "content": text},
+                "finish_reason": finish_reason,
+                "logprobs": None,
+            }
+            for index, (text, finish_reason) in enumerate(choices)
+        ],
+        "usage": {
+            "prompt_tokens": prompt_tokens,
+            "completion_tokens": completion_tokens,
+            "total_tokens": prompt_tokens + completion_tokens,
+        },
+        "system_fingerprint": system_fingerprint,
+    }
 
 
 class StopOnStrings:

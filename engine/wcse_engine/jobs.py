@@ -41,6 +41,7 @@ class JobHyperparameters(BaseModel):
     """The resolved hyperparameters a job trains with: every "auto" replaced by the engine's choice."""
 
     n_epochs: int
+    n_steps: int | None = None  # exactly this many optimizer steps (cycling the data); None: n_epochs decides
     batch_size: int
     learning_rate_multiplier: float
     learning_rate: float
@@ -48,6 +49,7 @@ class JobHyperparameters(BaseModel):
     lora_r: int
     lora_alpha: int
     checkpoint_steps: int | None = None  # None: about ten checkpoints per job
+    n_checkpoints: int | None = None  # servable snapshots at evenly spaced steps (the last one: the final model)
     max_length: int = DEFAULT_MAX_LENGTH
 
 
@@ -109,6 +111,7 @@ def resolve_hyperparameters(request: FineTuningJobCreate) -> JobHyperparameters:
     lora_r = asked.lora_r or DEFAULT_LORA_R
     return JobHyperparameters(
         n_epochs=asked.n_epochs or DEFAULT_EPOCHS,
+        n_steps=asked.n_steps,
         batch_size=asked.batch_size or DEFAULT_BATCH_SIZE,
         learning_rate_multiplier=multiplier,
         learning_rate=asked.learning_rate or BASE_LEARNING_RATE[lora] * multiplier,
@@ -116,6 +119,7 @@ def resolve_hyperparameters(request: FineTuningJobCreate) -> JobHyperparameters:
         lora_r=lora_r,
         lora_alpha=asked.lora_alpha or 2 * lora_r,
         checkpoint_steps=asked.checkpoint_steps,
+        n_checkpoints=asked.n_checkpoints,
         max_length=asked.max_length or DEFAULT_MAX_LENGTH,
     )
 
@@ -214,11 +218,50 @@ class JobStore:
         jobs = [read_job(path) for path in self.dir.glob("*/job.json")]
         return sorted(jobs, key=lambda job: (job.created_at, job.id), reverse=True)
 
+    def checkpoints(self, job: FineTuningJob) -> list[dict[str, Any]]:
+        """The job's servable checkpoints as OpenAI's fine_tuning.job.checkpoint objects, newest step first."""
+        served = self.job_dir(job.id) / SERVED_DIR
+        found = []
+        for path in served.glob("step-*/checkpoint.json") if served.exists() else []:
+            info = json.loads(path.read_text())
+            step = int(info["step"])
+            found.append(
+                {
+                    "object": "fine_tuning.job.checkpoint",
+                    "id": f"ftckpt-{job.id.removeprefix('ftjob-')}-{step}",
+                    "created_at": info["created_at"],
+                    "fine_tuned_model_checkpoint": checkpoint_model_id(job, step),
+                    "fine_tuning_job_id": job.id,
+                    "step_number": step,
+                    "metrics": info.get("metrics", {}),
+                }
+            )
+        return sorted(found, key=lambda checkpoint: checkpoint["step_number"], reverse=True)
+
+    def find_checkpoint(self, model_id: str) -> tuple[FineTuningJob, Path] | None:
+        """A checkpoint model id (<fine_tuned_model>:ckpt-step-<N>) -> its succeeded job and snapshot directory."""
+        head, separator, step = model_id.rpartition(":ckpt-step-")
+        if not separator or not step.isdigit():
+            return None
+        job = self.find_by_model(head)
+        if job is None:
+            return None
+        directory = self.job_dir(job.id) / SERVED_DIR / f"step-{int(step)}"
+        return (job, directory) if (directory / "checkpoint.json").exists() else None
+
     def find_by_model(self, fine_tuned_model: str) -> FineTuningJob | None:
         for job in self.list():
             if job.fine_tuned_model == fine_tuned_model and job.status == "succeeded":
                 return job
         return None
+
+
+SERVED_DIR = "served-checkpoints"
+
+
+def checkpoint_model_id(job: FineTuningJob, step: int) -> str:
+    """OpenAI's shape: the job's fine-tuned model id, then :ckpt-step-<N>."""
+    return f"{job.fine_tuned_model_id}:ckpt-step-{step}"
 
 
 def read_job(path: Path) -> FineTuningJob:

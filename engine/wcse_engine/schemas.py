@@ -111,9 +111,12 @@ PositiveFloat = Annotated[Annotated[float, Field(gt=0)] | None, BeforeValidator(
 
 
 class Hyperparameters(RequestModel):
-    """OpenAI's three, plus the engine's extensions (learning_rate absolute, LoRA shape, checkpoints, length)."""
+    """OpenAI's three, plus the engine's extensions (n_steps, learning_rate absolute, LoRA shape, checkpoints,
+    length). `n_steps` trains exactly that many optimizer steps, cycling the data; it wins over `n_epochs`."""
 
     n_epochs: PositiveInt = None
+    n_steps: PositiveInt = None
+    n_checkpoints: PositiveInt = None  # evenly spaced servable checkpoints (GET /fine_tuning/jobs/{id}/checkpoints)
     batch_size: PositiveInt = None
     learning_rate_multiplier: PositiveFloat = None
     learning_rate: PositiveFloat = None

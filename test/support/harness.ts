@@ -6,13 +6,14 @@ import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtemp, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { afterAll, beforeAll, inject } from 'vitest';
+import { afterAll, beforeAll, inject, onTestFinished } from 'vitest';
 import { validateConfig, type ExperimentConfig } from '../../core/config.js';
 import { createWorker } from '../../workers/worker.js';
 import {
   answerScript,
   goldTable,
   startScriptedServer,
+  type AnswerScriptOptions,
   type ModelScript,
   type ScriptedServer,
 } from './scripted-server.js';
@@ -86,25 +87,70 @@ export async function startWorkerProcess(taskQueue: string): Promise<ChildProces
   return child;
 }
 
+/**
+ * A worker process (startWorkerProcess) for the current test, SIGKILLed when the test ends if still running;
+ * `kill` SIGKILLs it and waits until it has exited.
+ */
+export async function workerProcessForTest(taskQueue: string): Promise<{ kill(): Promise<void> }> {
+  const child = await startWorkerProcess(taskQueue);
+  onTestFinished(() => {
+    child.kill('SIGKILL');
+  });
+  return {
+    async kill() {
+      const exited = new Promise((resolve) => child.once('exit', resolve));
+      child.kill('SIGKILL');
+      await exited;
+    },
+  };
+}
+
 export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `wcse-${prefix}-`));
 }
 
-/** `count` arithmetic questions "Q<i>: what is <i> + <i>?" with gold 2i, as a generic JSONL file. */
-export async function writeProblems(
+export interface ProblemFile {
+  file: string;
+  /** Gold answer by question text. */
+  gold: Map<string, string>;
+}
+
+/** Questions `1..count` made by `row`, as the generic JSONL file `<name>.jsonl` in `dir`. */
+async function writeGenericProblems(
   dir: string,
+  name: string,
   count: number,
-): Promise<{ file: string; gold: Map<string, string> }> {
-  const gold = new Map<string, string>();
-  const lines: string[] = [];
-  for (let i = 1; i <= count; i++) {
-    const question = `Q${i}: what is ${i} + ${i}?`;
-    gold.set(question, String(2 * i));
-    lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
-  }
-  const file = path.join(dir, 'problems.jsonl');
-  await writeFile(file, lines.join('\n') + '\n');
-  return { file, gold };
+  row: (i: number) => { id: string; question: string; answer: string },
+): Promise<ProblemFile> {
+  const rows = Array.from({ length: count }, (_, k) => row(k + 1));
+  const file = path.join(dir, `${name}.jsonl`);
+  await writeFile(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
+  return { file, gold: new Map(rows.map((r) => [r.question, r.answer])) };
+}
+
+/** `count` arithmetic questions "Q<i>: what is <i> + <i>?" with gold 2i, as a generic JSONL file. */
+export async function writeProblems(dir: string, count: number): Promise<ProblemFile> {
+  return writeGenericProblems(dir, 'problems', count, (i) => ({
+    id: `q${i}`,
+    question: `Q${i}: what is ${i} + ${i}?`,
+    answer: String(2 * i),
+  }));
+}
+
+/**
+ * `count` questions "<prefix><i>: what is <i> times <factor>?" with gold factor * i, as the generic JSONL
+ * file `<name>.jsonl`, question i with the id `id(i)`.
+ */
+export async function writeTimesTable(
+  dir: string,
+  options: { name: string; prefix: string; factor: number; count: number; id: (i: number) => string },
+): Promise<ProblemFile> {
+  const { prefix, factor } = options;
+  return writeGenericProblems(dir, options.name, options.count, (i) => ({
+    id: options.id(i),
+    question: `${prefix}${i}: what is ${i} times ${factor}?`,
+    answer: String(factor * i),
+  }));
 }
 
 export function model(
@@ -179,6 +225,95 @@ export async function startScriptedStudy(options: ScriptedStudyOptions): Promise
   return { dir, problemsFile: problems.file, gold: problems.gold, server };
 }
 
+/** A ScriptedStudy for the current test: its endpoint closes when the test ends. */
+export async function scriptedStudyForTest(options: ScriptedStudyOptions): Promise<ScriptedStudy> {
+  const study = await startScriptedStudy(options);
+  onTestFinished(() => study.server.close());
+  return study;
+}
+
+type ScriptOptions = Partial<Omit<AnswerScriptOptions, 'gold'>>;
+
+/**
+ * ScriptedStudyOptions.models with `weak` answering half its samples correctly and `strong` every one,
+ * `both` applied to each and `strong` then to the strong model.
+ */
+export function weakAndStrong(both: ScriptOptions, strong: ScriptOptions = {}) {
+  return (gold: ReturnType<typeof goldTable>): Record<string, ModelScript> => ({
+    weak: answerScript({ gold, correctFraction: 0.5, ...both }),
+    strong: answerScript({ gold, correctFraction: 1, ...both, ...strong }),
+  });
+}
+
+/** ScriptedStudyOptions.models with one model, `weak`, answering half its samples correctly. */
+export function weakOnly(options: ScriptOptions) {
+  return (gold: ReturnType<typeof goldTable>): Record<string, ModelScript> => ({
+    weak: answerScript({ gold, correctFraction: 0.5, ...options }),
+  });
+}
+
+/**
+ * The `models` block of a config: wc and se on one endpoint, alike but for params; by default wc calls
+ * `weak` and se `strong`, and with one name both call it.
+ */
+export function wcSeModels(
+  baseURL: string,
+  params: { wc: number; se: number },
+  overrides: Record<string, unknown> = {},
+  names: { wc: string; se: string } | string = { wc: 'weak', se: 'strong' },
+) {
+  const called = typeof names === 'string' ? { wc: names, se: names } : names;
+  return {
+    wc: model(baseURL, called.wc, params.wc, overrides),
+    se: model(baseURL, called.se, params.se, overrides),
+  };
+}
+
+/** One experiment run on a scripted study: the study, the validated config, its run directory and result. */
+export interface StudyRun {
+  study: ScriptedStudy;
+  config: ExperimentConfig;
+  runDir: string;
+  result: ExperimentResult;
+}
+
+/**
+ * Runs one experiment on a fresh scripted study (closed when the test ends): its problems, and the rest of
+ * the config from `fields`, given the study's endpoint.
+ */
+export async function runStudy(
+  temporal: { client: Client; worker: RunningWorker },
+  options: ScriptedStudyOptions,
+  fields: (study: ScriptedStudy) => Record<string, unknown>,
+): Promise<StudyRun> {
+  const study = await scriptedStudyForTest(options);
+  const config = testConfig({ problems: problemsBlock(study.problemsFile), ...fields(study) });
+  const runDir = path.join(study.dir, 'run');
+  const result = await runExperiment(temporal.client, temporal.worker.taskQueue, { runDir, config });
+  return { study, config, runDir, result };
+}
+
+/**
+ * A study for killing a worker mid-sampling, for the current test: one request per sample (supportsN false)
+ * so that many are in flight, ratio 2 (WC 4 samples a question, SE 2), batches of 4, heartbeats timing out
+ * after 3 s.
+ */
+export async function crashStudy(
+  name: string,
+  questions: number,
+  params: { wc: number; se: number },
+): Promise<ScriptedStudy & { config: ExperimentConfig }> {
+  const study = await scriptedStudyForTest({ name, questions, models: weakAndStrong({ supportsN: false }) });
+  const config = testConfig({
+    problems: problemsBlock(study.problemsFile),
+    models: wcSeModels(study.server.baseURL, params, { supportsN: false, concurrency: 4 }),
+    budget: { mode: 'ratio', samplesPerQuestion: 2 },
+    sampling: { batchSize: 4 },
+    temporal: { heartbeatTimeoutSeconds: 3 },
+  });
+  return { ...study, config };
+}
+
 /** What most workflow tests need: a scripted study, a worker and a client. */
 export interface StudyFixture extends ScriptedStudy {
   worker: RunningWorker;
@@ -237,7 +372,30 @@ export function useTemporal(workerName?: string): { client: Client; worker?: Run
   return fixture;
 }
 
+/**
+ * Starts an experiment on a fixture's endpoint, its counts reset, that holds every request after the first
+ * `holdAfter`; the run directory is named after the workflow id. Returns without waiting for a held request.
+ */
+export async function startHeldExperiment(
+  fixture: StudyFixture,
+  config: ExperimentConfig,
+  options: { name: string; holdAfter: number },
+) {
+  const workflowId = uniqueId(`exp-${options.name}`);
+  fixture.server.resetStats();
+  fixture.server.holdAfter(options.holdAfter);
+  return fixture.client.workflow.start(experimentWorkflow, {
+    taskQueue: fixture.worker.taskQueue,
+    workflowId,
+    args: [{ experimentId: workflowId, runDir: path.join(fixture.dir, workflowId), config }],
+  });
+}
+
 /** The generic problem-set config block for files written by writeProblems. */
 export function problemsBlock(file: string) {
-  return { path: file, kind: 'generic', fields: { question: 'question', answer: 'answer', id: 'id' } };
+  return {
+    path: file,
+    kind: 'generic' as const,
+    fields: { question: 'question', answer: 'answer', id: 'id' },
+  };
 }

@@ -1,5 +1,8 @@
-// Records workflow histories for the replay test: `npm run record-histories`. Re-record when a workflow
-// change is meant to be incompatible (and keep the old fixtures while old runs may still be open).
+// Records workflow histories for the replay test: `npm run record-histories -- v<N>`. Record a new version
+// whenever workflow code changes (patched() or not) and keep the old fixtures: every version must replay,
+// since runs started by older code may still be open. v1: the first release. v2: stages split, matched
+// training steps, model selection (2 learning rates x 2 checkpoints on held-out questions), maj@k
+// evaluation, the flops-mode top-up (equal spend) and the patches of those changes.
 import { Client, Connection } from '@temporalio/client';
 import { historyToJSON } from '@temporalio/common/lib/proto-utils.js';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
@@ -24,7 +27,9 @@ const server = await ensureDevServer({
 try {
   const gold: Record<string, string> = {};
   const lines: string[] = [];
-  for (let i = 1; i <= 6; i++) {
+  // v1 recorded 6 questions; later versions hold 2 more out for model selection.
+  const questions = version === 'v1' ? 6 : 8;
+  for (let i = 1; i <= questions; i++) {
     const question = `Q${i}: what is ${i} + ${i}?`;
     gold[question] = String(2 * i);
     lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
@@ -59,16 +64,27 @@ try {
         path: path.join(dir, 'problems.jsonl'),
         kind: 'generic',
         fields: { question: 'question', answer: 'answer', id: 'id' },
+        ...(version === 'v1' ? {} : { holdOut: 2, seed: 1 }),
       },
       models: { wc: model('weak', 1e9), se: model('strong', 2e9), student: model('student', 0.5e9) },
       budget: { mode: 'flops', flopsPerSource: 2 * 2e9 * 64 * 6 * 2.5, expectedTokensPerSample: 40 },
       sampling: { batchSize: 2 },
       datasets: { validationFraction: 0.2 },
-      finetune: {
-        hyperparameters: { epochs: 1 },
-        pollIntervalSeconds: 1,
-        setups: { student: true, wc: true, se: false },
-      },
+      finetune:
+        version === 'v1'
+          ? {
+              hyperparameters: { epochs: 1 },
+              pollIntervalSeconds: 1,
+              setups: { student: true, wc: true, se: false },
+            }
+          : {
+              steps: 4,
+              batchSize: 2,
+              learningRates: [1e-5, 2e-5],
+              checkpoints: 2,
+              pollIntervalSeconds: 1,
+              setups: { student: true, wc: true, se: false },
+            },
       evaluation: {
         problems: {
           path: path.join(dir, 'test.jsonl'),
@@ -77,6 +93,7 @@ try {
         },
         samples: 2,
         temperature: 0.5,
+        ...(version === 'v1' ? {} : { majority: { k: [1, 2], samples: 2 } }),
       },
     },
     'replay',

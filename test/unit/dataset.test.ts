@@ -1,5 +1,6 @@
-// selectDataset: de-duplication by the unique-solution definition, the per-question cap, and the
-// validation split by a stable hash of (seed, question id).
+// selectDataset: every correct solution by default (the paper's datasets); optional de-duplication by the
+// unique-solution definition, the per-question cap, and the validation split by a stable hash of
+// (seed, question id).
 import { describe, expect, it } from 'vitest';
 import { selectDataset, toChatExample, type CorrectSolution } from '../../core/dataset.js';
 import { seededRandom } from './random.js';
@@ -21,7 +22,24 @@ const questionsOf = (rows: CorrectSolution[]) => [...new Set(rows.map((r) => r.q
 const key = (r: CorrectSolution) => `${r.questionId}#${r.sampleIndex}`;
 
 describe('selectDataset', () => {
-  it('keeps the lowest-index copy of each unique solution per question, whatever the input order', () => {
+  it('keeps every correct solution by default, counting the repeats it keeps', () => {
+    const input = [
+      solution('a', 3, 'x = 2'),
+      solution('a', 0, '  x  =\n2 '),
+      solution('a', 1, 'x = 3'),
+      solution('b', 0, 'x = 2'),
+      solution('b', 1, 'x = 2'),
+      solution('b', 2, 'x = 2'),
+    ];
+    const selection = selectDataset(seededRandom(3).shuffle(input), { validationFraction: 0, seed: 0 });
+    expect(selection.train.map(key)).toEqual(['a#0', 'a#1', 'a#3', 'b#0', 'b#1', 'b#2']);
+    expect(selection.duplicates).toBe(3);
+    expect(selection.duplicatesDropped).toBe(0);
+    expect(selection.cappedDropped).toBe(0);
+    expect(selectDataset(input, { dedupe: false, validationFraction: 0, seed: 0 }).train).toHaveLength(6);
+  });
+
+  it('with dedupe, keeps the lowest-index copy of each unique solution per question, whatever the input order', () => {
     const input = [
       solution('a', 3, 'x = 2'),
       solution('a', 0, '  x  =\n2 '), // the same solution as index 3, re-spaced: kept (lower index)
@@ -32,9 +50,14 @@ describe('selectDataset', () => {
     ];
     const random = seededRandom(11);
     for (let trial = 0; trial < 20; trial++) {
-      const selection = selectDataset(random.shuffle(input), { validationFraction: 0, seed: 0 });
+      const selection = selectDataset(random.shuffle(input), {
+        dedupe: true,
+        validationFraction: 0,
+        seed: 0,
+      });
       expect(selection.train.map(key)).toEqual(['a#0', 'a#1', 'a#2', 'b#4']);
       expect(selection.validation).toEqual([]);
+      expect(selection.duplicates).toBe(2);
       expect(selection.duplicatesDropped).toBe(2);
       expect(selection.cappedDropped).toBe(0);
     }
@@ -49,13 +72,18 @@ describe('selectDataset', () => {
       solution('a', 4, 'four'),
       solution('b', 0, 'one'),
     ];
-    const selection = selectDataset(input, { maxPerQuestion: 2, validationFraction: 0, seed: 0 });
+    const options = { dedupe: true, validationFraction: 0, seed: 0 };
+    const selection = selectDataset(input, { ...options, maxPerQuestion: 2 });
     expect(selection.train.map(key)).toEqual(['a#0', 'a#2', 'b#0']);
     expect(selection.duplicatesDropped).toBe(1);
     expect(selection.cappedDropped).toBe(2);
-    const uncapped = selectDataset(input, { validationFraction: 0, seed: 0 });
+    const uncapped = selectDataset(input, options);
     expect(uncapped.train).toHaveLength(5);
     expect(uncapped.cappedDropped).toBe(0);
+    // Without dedupe the cap counts repeats too: the first two by sample index.
+    const cappedOnly = selectDataset(input, { validationFraction: 0, seed: 0, maxPerQuestion: 2 });
+    expect(cappedOnly.train.map(key)).toEqual(['a#0', 'a#1', 'b#0']);
+    expect(cappedOnly).toMatchObject({ duplicates: 1, duplicatesDropped: 0, cappedDropped: 3 });
   });
 
   it('accounts for every solution, keeps whole questions together and orders by question then index', () => {
@@ -70,13 +98,17 @@ describe('selectDataset', () => {
         }
       }
       const maxPerQuestion = random.pick([undefined, 1, 2, 3]);
+      const dedupe = random.pick([undefined, false, true]);
       const selection = selectDataset(random.shuffle(input), {
+        dedupe,
         maxPerQuestion,
         validationFraction: random.pick([0, 0.1, 0.3, 0.5]),
         seed: random.int(0, 1000),
       });
-      const { train, validation, duplicatesDropped, cappedDropped } = selection;
+      const { train, validation, duplicates, duplicatesDropped, cappedDropped } = selection;
       expect(train.length + validation.length + duplicatesDropped + cappedDropped).toBe(input.length);
+      expect(duplicatesDropped).toBe(dedupe ? duplicates : 0);
+      if (!dedupe && !maxPerQuestion) expect(train.length + validation.length).toBe(input.length);
       const trainQuestions = new Set(questionsOf(train));
       expect(questionsOf(validation).filter((q) => trainQuestions.has(q))).toEqual([]);
       for (const bucket of [train, validation]) {
@@ -90,7 +122,7 @@ describe('selectDataset', () => {
         expect(bucket).toEqual(sorted);
         for (const id of questionsOf(bucket)) {
           const kept = bucket.filter((r) => r.questionId === id);
-          expect(new Set(kept.map((r) => r.text)).size).toBe(kept.length);
+          if (dedupe) expect(new Set(kept.map((r) => r.text)).size).toBe(kept.length);
           if (maxPerQuestion) expect(kept.length).toBeLessThanOrEqual(maxPerQuestion);
         }
       }
@@ -159,6 +191,7 @@ describe('selectDataset', () => {
     expect(selectDataset([], { maxPerQuestion: 3, validationFraction: 0.5, seed: 9 })).toEqual({
       train: [],
       validation: [],
+      duplicates: 0,
       duplicatesDropped: 0,
       cappedDropped: 0,
     });

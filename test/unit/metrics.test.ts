@@ -140,11 +140,21 @@ describe('coverage@k and diversity@k per question', () => {
 describe('sourceMetrics: curves over k = 1..S, overall and per level', () => {
   const LEVELS = ['Level 1', 'Level 2', 'Level 5', undefined];
 
+  /**
+   * Means of the brute-force values; diversity over solved questions divides the same sum by the number of
+   * questions with a correct sample among all of theirs (0 when there is none).
+   */
   function meanBruteForce(generated: GeneratedSample[][], k: number) {
     const values = generated.map((samples) => bruteForce(samples, k));
-    const mean = (pick: (v: { coverage: number; diversity: number }) => number) =>
-      values.length ? values.reduce((sum, v) => sum + pick(v), 0) / values.length : 0;
-    return { coverage: mean((v) => v.coverage), diversity: mean((v) => v.diversity) };
+    const sum = (pick: (v: { coverage: number; diversity: number }) => number) =>
+      values.reduce((total, v) => total + pick(v), 0);
+    const solved = generated.filter((samples) => samples.some((s) => s.correct)).length;
+    return {
+      coverage: values.length ? sum((v) => v.coverage) / values.length : 0,
+      diversity: values.length ? sum((v) => v.diversity) / values.length : 0,
+      diversitySolved: solved ? sum((v) => v.diversity) / solved : 0,
+      solved,
+    };
   }
 
   it('match brute force on 60 random sources, with mixed S and levels', () => {
@@ -172,13 +182,20 @@ describe('sourceMetrics: curves over k = 1..S, overall and per level', () => {
       );
       expect(metrics.coverage.map((p) => p.k)).toEqual(Array.from({ length: maxK }, (_, i) => i + 1));
       expect(metrics.diversity.map((p) => p.k)).toEqual(Array.from({ length: maxK }, (_, i) => i + 1));
+      expect(metrics.diversitySolved.map((p) => p.k)).toEqual(Array.from({ length: maxK }, (_, i) => i + 1));
       for (let k = 1; k <= maxK; k++) {
         const exact = meanBruteForce(
           cases.map((q) => q.generated),
           k,
         );
+        expect(metrics.solvedQuestions).toBe(exact.solved);
         expectClose(metrics.coverage[k - 1].value, exact.coverage, `source ${c} coverage@${k}`);
         expectClose(metrics.diversity[k - 1].value, exact.diversity, `source ${c} diversity@${k}`);
+        expectClose(
+          metrics.diversitySolved[k - 1].value,
+          exact.diversitySolved,
+          `source ${c} diversity over solved@${k}`,
+        );
       }
 
       const levels = [...new Set(questions.map((q) => q.level).filter((l) => l !== undefined))].sort();
@@ -195,8 +212,14 @@ describe('sourceMetrics: curves over k = 1..S, overall and per level', () => {
             inLevel.map((q) => q.generated),
             k,
           );
+          expect(entry.solvedQuestions).toBe(exact.solved);
           expectClose(entry.coverage[k - 1].value, exact.coverage, `source ${c} ${level} coverage@${k}`);
           expectClose(entry.diversity[k - 1].value, exact.diversity, `source ${c} ${level} diversity@${k}`);
+          expectClose(
+            entry.diversitySolved[k - 1].value,
+            exact.diversitySolved,
+            `source ${c} ${level} diversity over solved@${k}`,
+          );
         }
       }
     }
@@ -213,6 +236,8 @@ describe('sourceMetrics: curves over k = 1..S, overall and per level', () => {
     expect(wrong.correctSamples).toBe(0);
     expect(wrong.coverage.map((p) => p.value)).toEqual([0, 0, 0, 0, 0]);
     expect(wrong.diversity.map((p) => p.value)).toEqual([0, 0, 0, 0, 0]);
+    expect(wrong.solvedQuestions).toBe(0);
+    expect(wrong.diversitySolved.map((p) => p.value)).toEqual([0, 0, 0, 0, 0]);
     expect(wrong.byLevel['Level 1'].coverage.map((p) => p.value)).toEqual([0, 0, 0, 0, 0]);
     const right = sourceMetrics(make(true));
     expect(right.correctSamples).toBe(15);
@@ -224,14 +249,27 @@ describe('sourceMetrics: curves over k = 1..S, overall and per level', () => {
     );
   });
 
+  it('over solved questions: half the questions unsolved doubles the all-questions figure', () => {
+    const questions: QuestionSamples[] = Array.from({ length: 4 }, (_, q) => ({
+      questionId: `q${q}`,
+      samples: Array.from({ length: 3 }, (_, i) => ({ correct: q < 2, text: `q${q} solution ${i}` })),
+    }));
+    const metrics = sourceMetrics(questions);
+    expect(metrics.solvedQuestions).toBe(2);
+    metrics.diversity.forEach((p, i) => expectClose(p.value, (i + 1) / 2, `diversity@${i + 1}`));
+    metrics.diversitySolved.forEach((p, i) => expectClose(p.value, i + 1, `solved diversity@${i + 1}`));
+  });
+
   it('no questions: no curves; curves over no questions are 0', () => {
     expect(sourceMetrics([])).toEqual({
       questions: 0,
       samplesPerQuestion: 0,
       samples: 0,
       correctSamples: 0,
+      solvedQuestions: 0,
       coverage: [],
       diversity: [],
+      diversitySolved: [],
       byLevel: {},
     });
     expect(coverageCurve([], 2)).toEqual([

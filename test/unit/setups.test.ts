@@ -3,28 +3,12 @@
 import { describe, expect, it } from 'vitest';
 import type { EvalResult, Setup } from '../../core/results.js';
 import { baseEvaluators, safeId, withSharedBase, type SetupRuns } from '../../core/setups.js';
+import { evalResult } from '../support/eval-result.js';
 
 const at = (baseURL: string, model: string) => ({ baseURL, model });
 
 function evalOf(setup: Setup, model: string): EvalResult {
-  return {
-    evalId: `base-${model}`,
-    model,
-    baseURL: 'http://a/v1',
-    kind: 'base',
-    setup,
-    data: null,
-    n: 4,
-    correct: 1,
-    accuracy: 0.25,
-    ci: { low: 0, high: 1 },
-    k: 1,
-    passAtK: null,
-    majAtK: null,
-    byLevel: {},
-    ledger: { requests: 0, samples: 0, promptTokens: 0, completionTokens: 0, flops: 0, usd: 0 },
-    verifierVersion: 'test',
-  };
+  return evalResult({ evalId: `base-${model}`, model, setup });
 }
 
 function runs(setup: Setup, base: EvalResult | null): SetupRuns {

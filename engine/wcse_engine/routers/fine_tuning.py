@@ -1,4 +1,4 @@
-"""/v1/fine_tuning/jobs: create, list, get, events and cancel. The jobs module validates and runs them."""
+"""/v1/fine_tuning/jobs: create, list, get, events, checkpoints and cancel. The jobs module validates and runs them."""
 
 from __future__ import annotations
 
@@ -51,6 +51,13 @@ def get_job(job: JobDep) -> FineTuningJob:
 def get_job_events(job: JobDep, engine: EngineDep, limit: int = 20, after: str | None = None) -> dict[str, Any]:
     events = list(reversed(read_events(engine.jobs.job_dir(job.id))))  # newest first, as OpenAI lists them
     return page(events, lambda event: event["id"], limit, after)
+
+
+@router.get("/{job_id}/checkpoints")
+def get_job_checkpoints(job: JobDep, engine: EngineDep, limit: int = 10, after: str | None = None) -> dict[str, Any]:
+    """Servable snapshots (hyperparameter n_checkpoints), newest first; each `fine_tuned_model_checkpoint` is a
+    model id chat completions accept once the job has succeeded."""
+    return page(engine.jobs.checkpoints(job), lambda checkpoint: checkpoint["id"], limit, after)
 
 
 @router.post("/{job_id}/cancel")

@@ -228,7 +228,8 @@ function serve(state: ServerState, call: ChatCall, bypassHold: boolean): void {
   }
   call.done = true;
   countServed(state, call, completion);
-  writeRaw(call, 200, JSON.stringify(completionBody(state, call.model as string, completion)));
+  const reported = reportedUsage(completion, call.script?.reportUsage ?? 'exact');
+  writeRaw(call, 200, JSON.stringify(completionBody(state, call.model as string, completion, reported)));
   notify(state);
 }
 
@@ -237,6 +238,8 @@ interface Completion {
   choices: unknown[];
   promptTokens: number;
   completionTokens: number;
+  /** Completion tokens of choice 0 alone. */
+  firstChoiceTokens: number;
 }
 
 /** Asks the model's script for each of the n choices (`call` passed validation). */
@@ -262,9 +265,12 @@ function runScript(state: ServerState, call: ChatCall): Completion {
   };
   const choices: unknown[] = new Array(n);
   let completionTokens = 0;
+  let firstChoiceTokens = 0;
   for (let i = 0; i < n; i++) {
     const c = script.respond({ ...context, choiceIndex: i });
-    completionTokens += c.completionTokens ?? Math.max(1, countWords(c.content));
+    const tokens = c.completionTokens ?? Math.max(1, countWords(c.content));
+    completionTokens += tokens;
+    if (i === 0) firstChoiceTokens = tokens;
     choices[i] = {
       index: i,
       message: { role: 'assistant', content: c.content, refusal: null },
@@ -272,7 +278,7 @@ function runScript(state: ServerState, call: ChatCall): Completion {
       finish_reason: c.finishReason ?? 'stop',
     };
   }
-  return { n, choices, promptTokens, completionTokens };
+  return { n, choices, promptTokens, completionTokens, firstChoiceTokens };
 }
 
 function countServed(state: ServerState, call: ChatCall, c: Completion): void {
@@ -296,18 +302,47 @@ function countServed(state: ServerState, call: ChatCall, c: Completion): void {
   }
 }
 
-function completionBody(state: ServerState, model: string, c: Completion): unknown {
+/** The usage a response reports under `ModelScript.reportUsage` (undefined: no usage object). */
+function reportedUsage(
+  c: Completion,
+  mode: NonNullable<ModelScript['reportUsage']>,
+): { prompt: number; completion: number; timings: boolean } | undefined {
+  switch (mode) {
+    case 'exact':
+      return { prompt: c.promptTokens, completion: c.completionTokens, timings: false };
+    case 'zero':
+      return { prompt: 0, completion: 0, timings: false };
+    case 'none':
+      return undefined;
+    case 'first-choice':
+      return { prompt: c.promptTokens, completion: c.firstChoiceTokens, timings: true };
+  }
+}
+
+function completionBody(
+  state: ServerState,
+  model: string,
+  c: Completion,
+  reported: ReturnType<typeof reportedUsage>,
+): unknown {
   return {
     id: `chatcmpl-${++state.lastId.completion}`,
     object: 'chat.completion',
     created: nowSeconds(),
     model,
     choices: c.choices,
-    usage: {
-      prompt_tokens: c.promptTokens,
-      completion_tokens: c.completionTokens,
-      total_tokens: c.promptTokens + c.completionTokens,
-    },
+    ...(reported
+      ? {
+          usage: {
+            prompt_tokens: reported.prompt,
+            completion_tokens: reported.completion,
+            total_tokens: reported.prompt + reported.completion,
+          },
+        }
+      : {}),
+    ...(reported?.timings
+      ? { timings: { prompt_n: reported.prompt, predicted_n: reported.completion } }
+      : {}),
     system_fingerprint: null,
   };
 }

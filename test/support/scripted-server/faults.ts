@@ -102,6 +102,17 @@ export function faultAnswer(state: ServerState, fault: Fault, model: string): Fa
           usage: { prompt_tokens: 0, completion_tokens: 0, total_tokens: 0 },
         }),
       };
+    case 'not-a-completion':
+      return fault.body === 'html'
+        ? {
+            status: 200,
+            body: '<!doctype html><html><body><h1>Welcome to nginx!</h1></body></html>',
+            headers: { 'content-type': 'text/html' },
+          }
+        : {
+            status: 200,
+            body: JSON.stringify({ error: { message: 'upstream model is loading', type: 'server_error' } }),
+          };
     case 'hang':
       return undefined;
   }

@@ -28,6 +28,7 @@ export const fineTuningRoutes: Route[] = [
   { method: 'GET', path: '/v1/fine_tuning/jobs', handler: listJobs },
   { method: 'GET', path: '/v1/fine_tuning/jobs/:id', handler: retrieveJob },
   { method: 'GET', path: '/v1/fine_tuning/jobs/:id/events', handler: listEvents },
+  { method: 'GET', path: '/v1/fine_tuning/jobs/:id/checkpoints', handler: listCheckpoints },
   { method: 'POST', path: '/v1/fine_tuning/jobs/:id/cancel', handler: cancelJob },
 ];
 
@@ -77,6 +78,25 @@ function retrieveJob(state: ServerState, ex: Exchange): void {
 function listEvents(state: ServerState, ex: Exchange): void {
   const job = jobOf(state, ex);
   if (job) sendJson(ex, 200, listPage([...job.events].reverse(), ex.url, 20));
+}
+
+/** Servable checkpoints of each finished job that asked for `n_checkpoints`, ascending steps. */
+const checkpointsOf = new WeakMap<Job, CheckpointObject[]>();
+
+interface CheckpointObject {
+  object: 'fine_tuning.job.checkpoint';
+  id: string;
+  created_at: number;
+  fine_tuned_model_checkpoint: string;
+  fine_tuning_job_id: string;
+  step_number: number;
+  metrics: Record<string, number>;
+}
+
+function listCheckpoints(state: ServerState, ex: Exchange): void {
+  const job = jobOf(state, ex);
+  // Newest first, as OpenAI lists them.
+  if (job) sendJson(ex, 200, listPage([...(checkpointsOf.get(job) ?? [])].reverse(), ex.url, 10));
 }
 
 async function cancelJob(state: ServerState, ex: Exchange): Promise<void> {
@@ -182,11 +202,15 @@ function hyperparametersOf(body: Record<string, unknown>): Hyperparameters {
     n_epochs: pick(hp.n_epochs),
     batch_size: pick(hp.batch_size),
     learning_rate_multiplier: pick(hp.learning_rate_multiplier),
+    ...(typeof hp.n_steps === 'number' ? { n_steps: hp.n_steps } : {}),
+    ...(typeof hp.learning_rate === 'number' ? { learning_rate: hp.learning_rate } : {}),
+    ...(typeof hp.n_checkpoints === 'number' ? { n_checkpoints: hp.n_checkpoints } : {}),
   };
 }
 
 function resolveAuto(hp: Hyperparameters): Hyperparameters {
   return {
+    ...hp,
     n_epochs: hp.n_epochs === 'auto' ? 3 : hp.n_epochs,
     batch_size: hp.batch_size === 'auto' ? 1 : hp.batch_size,
     learning_rate_multiplier: hp.learning_rate_multiplier === 'auto' ? 1.8 : hp.learning_rate_multiplier,
@@ -281,24 +305,77 @@ function finishJob(state: ServerState, job: Job): void {
     failJobNow(state, job, f.code ?? 'invalid_training_file', f.message, f.param ?? null);
     return;
   }
-  const steps = ft.trainingSteps ?? 3;
+  const steps = job.obj.hyperparameters.n_steps ?? ft.trainingSteps ?? epochSteps(job);
   for (let s = 1; s <= steps; s++) {
     const loss = Number((1.5 / s).toFixed(4));
     const data = { step: s, total_steps: steps, train_loss: loss };
     addEvent(state, job, `Step ${s}/${steps}: training loss=${loss}`, 'info', data, 'metrics');
   }
   const name = `ft:${job.obj.model}:${job.obj.user_provided_suffix ?? 'wcse'}:${job.obj.id}`;
-  state.models.set(name, ft.modelFor?.(job.info) ?? state.models.get(job.obj.model) ?? echoScript(name));
+  const script = ft.modelFor?.(job.info) ?? state.models.get(job.obj.model) ?? echoScript(name);
+  state.models.set(name, script);
+  addCheckpoints(state, job, name, steps, script);
   state.fineTunedModels.set(name, nowSeconds());
   const epochs = typeof job.obj.hyperparameters.n_epochs === 'number' ? job.obj.hyperparameters.n_epochs : 1;
   job.obj.status = 'succeeded';
   job.obj.fine_tuned_model = name;
   job.obj.finished_at = nowSeconds();
   job.obj.estimated_finish = null;
-  job.obj.trained_tokens = countWords(job.info.trainingFileContent) * epochs;
+  job.obj.trained_tokens = trainedTokens(job, epochs);
   addEvent(state, job, `New fine-tuned model created: ${name}`);
   addEvent(state, job, 'The job has successfully completed');
   if (job.timer) clearTimeout(job.timer);
+}
+
+/** `n_checkpoints` evenly spaced checkpoints ending at the last step, each a servable model. */
+function addCheckpoints(
+  state: ServerState,
+  job: Job,
+  name: string,
+  steps: number,
+  script: ModelScript,
+): void {
+  const count = job.obj.hyperparameters.n_checkpoints;
+  if (count === undefined) return;
+  const at = [
+    ...new Set(Array.from({ length: count }, (_, i) => Math.max(1, Math.round((steps * (i + 1)) / count)))),
+  ];
+  const checkpoints = at.map((step): CheckpointObject => {
+    const model = `${name}:ckpt-step-${step}`;
+    state.models.set(model, state.fineTuning.checkpointModelFor?.(job.info, step) ?? script);
+    state.fineTunedModels.set(model, nowSeconds());
+    return {
+      object: 'fine_tuning.job.checkpoint',
+      id: `ftckpt-${job.obj.id}-${step}`,
+      created_at: nowSeconds(),
+      fine_tuned_model_checkpoint: model,
+      fine_tuning_job_id: job.obj.id,
+      step_number: step,
+      metrics: { step },
+    };
+  });
+  checkpointsOf.set(job, checkpoints);
+}
+
+/** Steps of whole epochs at the job's batch size (3 when it has none). */
+function epochSteps(job: Job): number {
+  const { n_epochs: epochs, batch_size: batch } = job.obj.hyperparameters;
+  if (typeof epochs !== 'number' || typeof batch !== 'number') return 3;
+  return Math.ceil(exampleCount(job) / batch) * epochs;
+}
+
+function exampleCount(job: Job): number {
+  return job.info.trainingFileContent.split('\n').filter((line) => line.trim()).length;
+}
+
+/** Words of the training file per pass: epochs passes, or with `n_steps` the share of examples it went through. */
+function trainedTokens(job: Job, epochs: number): number {
+  const perPass = countWords(job.info.trainingFileContent);
+  const { n_steps: steps, batch_size: batch } = job.obj.hyperparameters;
+  if (steps === undefined) return perPass * epochs;
+  const examples = exampleCount(job);
+  const seen = steps * (typeof batch === 'number' ? batch : 1);
+  return Math.round((perPass * seen) / Math.max(1, examples));
 }
 
 function echoScript(name: string): ModelScript {

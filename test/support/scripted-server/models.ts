@@ -13,7 +13,7 @@ function modelObject(state: ServerState, id: string): unknown {
     id,
     object: 'model',
     created: created ?? 0,
-    owned_by: created === undefined ? 'scripted' : 'user',
+    owned_by: created === undefined ? (state.models.get(id)?.ownedBy ?? 'scripted') : 'user',
   };
 }
 

@@ -41,6 +41,14 @@ export interface ModelScript {
   supportsN?: boolean;
   /** Delay before answering each request of this model. Default 0 (no timer at all). */
   latencyMs?: number;
+  /**
+   * What `usage` the responses report (the server's own counters stay exact): 'exact' (default), 'zero'
+   * (every count 0), 'none' (no usage object), or 'first-choice' (llama-server with n > 1: the
+   * completion tokens of choice 0 only, with a llama.cpp-style `timings` object).
+   */
+  reportUsage?: 'exact' | 'zero' | 'none' | 'first-choice';
+  /** `owned_by` of the model in `GET /v1/models` (default 'scripted'; llama-server says 'llamacpp'). */
+  ownedBy?: string;
 }
 
 export type FaultStatus = 400 | 401 | 403 | 404 | 408 | 409 | 422 | 429 | 500 | 502 | 503 | 504;
@@ -69,7 +77,12 @@ export interface MalformedJsonFault extends FaultBase {
 export interface EmptyChoicesFault extends FaultBase {
   kind: 'empty-choices';
 }
-export type Fault = StatusFault | HangFault | MalformedJsonFault | EmptyChoicesFault;
+/** HTTP 200 whose body is not a chat completion: an HTML page, or an error object. */
+export interface NotACompletionFault extends FaultBase {
+  kind: 'not-a-completion';
+  body: 'html' | 'error-object';
+}
+export type Fault = StatusFault | HangFault | MalformedJsonFault | EmptyChoicesFault | NotACompletionFault;
 
 export interface FaultRate {
   status: FaultStatus;
@@ -165,6 +178,11 @@ export interface FineTuningJobObject {
     n_epochs: number | 'auto';
     batch_size: number | 'auto';
     learning_rate_multiplier: number | 'auto';
+    /** Extensions (the local engine's): train exactly this many steps; an absolute learning rate. */
+    n_steps?: number;
+    learning_rate?: number;
+    /** Extension: evenly spaced servable checkpoints (`GET /v1/fine_tuning/jobs/:id/checkpoints`). */
+    n_checkpoints?: number;
   };
   model: string;
   organization_id: string;
@@ -206,7 +224,7 @@ export interface FineTuningOptions {
   stepsToFinish?: number;
   /** Alternatively (or additionally) the job ends this long after creation. Default (neither given): 3 polls. */
   durationMs?: number;
-  /** Training steps reported as events at the end. Default 3. */
+  /** Training steps reported as events at the end when the job asks no `n_steps`. Default 3. */
   trainingSteps?: number;
   /** Check each training file line is JSON with a non-empty `messages` array (else fail). Default true. */
   validateTrainingFile?: boolean;
@@ -216,6 +234,8 @@ export interface FineTuningOptions {
   ) => string | { code?: string; message: string; param?: string } | undefined;
   /** Script of the resulting model. Default: the base model's script (or an echo script if it has none). */
   modelFor?: (job: FineTuningJobInfo) => ModelScript;
+  /** Script of a checkpoint (jobs with `n_checkpoints`). Default: the final model's. */
+  checkpointModelFor?: (job: FineTuningJobInfo, step: number) => ModelScript;
 }
 
 export interface ScriptedServerOptions {
