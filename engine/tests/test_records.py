@@ -43,7 +43,7 @@ def test_old_job_json_loads_and_round_trips(old_state):
 def test_old_state_dir_served_over_http(old_state):
     state_dir, record = old_state
     engine = Engine(state_dir, ModelRegistry(BUILTIN_MODELS, state_dir / "cache"))
-    with TestClient(create_app(engine)) as client:
+    with TestClient(create_app(engine), base_url="http://127.0.0.1") as client:
         assert client.get(f"/v1/fine_tuning/jobs/{record['id']}").json() == record
         listed = client.get("/v1/fine_tuning/jobs").json()
         assert listed["data"] == [record] and listed["has_more"] is False

@@ -19,7 +19,7 @@ import time
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, Field, ValidationError
+from pydantic import BaseModel, Field, ValidationError, model_serializer
 
 from .errors import ApiError, describe, job_not_found
 from .registry import ModelRegistry
@@ -51,6 +51,16 @@ class JobHyperparameters(BaseModel):
     checkpoint_steps: int | None = None  # None: about ten checkpoints per job
     n_checkpoints: int | None = None  # servable snapshots at evenly spaced steps (the last one: the final model)
     max_length: int = DEFAULT_MAX_LENGTH
+
+    @model_serializer(mode="wrap")
+    def _omit_unset_extensions(self, handler):
+        # n_steps and n_checkpoints came after the first job records: written only when set, so a record
+        # written before them reads back and writes back byte for byte (and serves the same JSON).
+        data = handler(self)
+        for key in ("n_steps", "n_checkpoints"):
+            if data.get(key) is None:
+                data.pop(key, None)
+        return data
 
 
 class SupervisedJobMethod(BaseModel):
