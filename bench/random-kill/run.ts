@@ -24,6 +24,8 @@ import {
   startScriptedServer,
   type ServerStats,
 } from '../../test/support/scripted-server.js';
+import { mulberry32 } from '../../test/support/mulberry32.js';
+import { writeProblems } from '../../test/support/problem-files.js';
 import { ensureDevServer, PROJECT_ROOT } from '../../workers/temporal-cli.js';
 import { WORKFLOWS_PATH } from '../../workers/worker.js';
 import { experimentWorkflow, type ExperimentResult } from '../../workflows/experiment.js';
@@ -69,18 +71,6 @@ const deadline = setTimeout(() => {
 }, timeoutSeconds * 1000);
 deadline.unref();
 
-/** mulberry32: the kill moments are the same for the same seed. */
-function random(seedValue: number): () => number {
-  let a = seedValue >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
 
 /** Polls `predicate` every 5 ms; an error naming `what` after `timeoutMs`. */
@@ -93,15 +83,7 @@ async function until(predicate: () => boolean, timeoutMs: number, what: string):
 }
 
 const dir = await mkdtemp(path.join(os.tmpdir(), 'wcse-bench-random-kill-'));
-const gold: Record<string, string> = {};
-const lines: string[] = [];
-for (let i = 1; i <= questions; i++) {
-  const question = `Q${i}: what is ${i} + ${i}?`;
-  gold[question] = String(2 * i);
-  lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
-}
-const problemsFile = path.join(dir, 'problems.jsonl');
-await writeFile(problemsFile, lines.join('\n') + '\n');
+const { file: problemsFile, gold } = await writeProblems(dir, questions);
 
 function configFor(baseURL: string): ExperimentConfig {
   // One request per sample (no `n`), so that many requests are in flight when the worker dies.
@@ -224,7 +206,7 @@ async function runOnce(name: string, killCount: number): Promise<Outcome> {
     // Kill moments: seeded served-response counts spread over the first 90% of the planned requests,
     // each followed by a random delay of up to one response latency, so kills land mid-request.
     const plannedRequests = questions * samplesPerQuestion * 3; // wc draws twice as many (params 1e9 vs 2e9)
-    const next = random(seed);
+    const next = mulberry32(seed);
     const moments = Array.from({ length: killCount }, () => 1 + Math.floor(next() * 0.9 * plannedRequests))
       .sort((a, b) => a - b)
       .map((served) => ({ served, delayMs: next() * Math.max(latencyMs, 1) }));

@@ -5,7 +5,7 @@
 //   npm run bench:sampling -- [--completions 10000] [--concurrency 32] [--batch-size 32] [--n 1]
 import { Client, Connection } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime } from '@temporalio/worker';
-import { mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { mkdtemp, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { parseArgs } from 'node:util';
@@ -14,6 +14,7 @@ import { validateConfig } from '../../core/config.js';
 import { buildMessages } from '../../core/prompt.js';
 import { answerScript, goldTable, startScriptedServer } from '../../test/support/scripted-server.js';
 import { prepareRun } from '../../activities/prepare.js';
+import { writeProblems } from '../../test/support/problem-files.js';
 import { ensureDevServer } from '../../workers/temporal-cli.js';
 import { createWorker } from '../../workers/worker.js';
 import { samplingWorkflow } from '../../workflows/sampling.js';
@@ -37,14 +38,7 @@ const questions = Math.ceil(completions / samplesPerQuestion);
 
 Runtime.install({ logger: new DefaultLogger('WARN') });
 const dir = await mkdtemp(path.join(os.tmpdir(), 'wcse-bench-sampling-'));
-const gold: Record<string, string> = {};
-const lines: string[] = [];
-for (let i = 1; i <= questions; i++) {
-  const question = `Q${i}: what is ${i} + ${i}?`;
-  gold[question] = String(2 * i);
-  lines.push(JSON.stringify({ id: `q${i}`, question, answer: String(2 * i) }));
-}
-await writeFile(path.join(dir, 'problems.jsonl'), lines.join('\n') + '\n');
+const { gold } = await writeProblems(dir, questions);
 const server = await startScriptedServer({
   models: { bench: answerScript({ gold: goldTable(gold), correctFraction: 0.5, supportsN: perRequest > 1 }) },
 });

@@ -3,7 +3,7 @@
 import { Client, Connection, WorkflowFailedError } from '@temporalio/client';
 import { DefaultLogger, NativeConnection, Runtime, type Worker } from '@temporalio/worker';
 import { spawn, type ChildProcess } from 'node:child_process';
-import { mkdtemp, writeFile } from 'node:fs/promises';
+import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { afterAll, beforeAll, inject, onTestFinished } from 'vitest';
@@ -109,49 +109,8 @@ export async function tempDir(prefix: string): Promise<string> {
   return mkdtemp(path.join(os.tmpdir(), `wcse-${prefix}-`));
 }
 
-export interface ProblemFile {
-  file: string;
-  /** Gold answer by question text. */
-  gold: Map<string, string>;
-}
-
-/** Questions `1..count` made by `row`, as the generic JSONL file `<name>.jsonl` in `dir`. */
-async function writeGenericProblems(
-  dir: string,
-  name: string,
-  count: number,
-  row: (i: number) => { id: string; question: string; answer: string },
-): Promise<ProblemFile> {
-  const rows = Array.from({ length: count }, (_, k) => row(k + 1));
-  const file = path.join(dir, `${name}.jsonl`);
-  await writeFile(file, rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
-  return { file, gold: new Map(rows.map((r) => [r.question, r.answer])) };
-}
-
-/** `count` arithmetic questions "Q<i>: what is <i> + <i>?" with gold 2i, as a generic JSONL file. */
-export async function writeProblems(dir: string, count: number): Promise<ProblemFile> {
-  return writeGenericProblems(dir, 'problems', count, (i) => ({
-    id: `q${i}`,
-    question: `Q${i}: what is ${i} + ${i}?`,
-    answer: String(2 * i),
-  }));
-}
-
-/**
- * `count` questions "<prefix><i>: what is <i> times <factor>?" with gold factor * i, as the generic JSONL
- * file `<name>.jsonl`, question i with the id `id(i)`.
- */
-export async function writeTimesTable(
-  dir: string,
-  options: { name: string; prefix: string; factor: number; count: number; id: (i: number) => string },
-): Promise<ProblemFile> {
-  const { prefix, factor } = options;
-  return writeGenericProblems(dir, options.name, options.count, (i) => ({
-    id: options.id(i),
-    question: `${prefix}${i}: what is ${i} times ${factor}?`,
-    answer: String(factor * i),
-  }));
-}
+import { writeProblems } from './problem-files.js';
+export { writeProblems, writeTimesTable, type ProblemFile } from './problem-files.js';
 
 export function model(
   baseURL: string,

@@ -1,5 +1,7 @@
 // A small seeded PRNG (mulberry32) for the randomised unit tests: every case is reproducible from its seed.
 
+import { mulberry32 } from '../support/mulberry32.js';
+
 export interface Random {
   /** A float in [0, 1). */
   next(): number;
@@ -10,14 +12,7 @@ export interface Random {
 }
 
 export function seededRandom(seed: number): Random {
-  let state = seed >>> 0;
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
+  const next = mulberry32(seed);
   const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1));
   return {
     next,

@@ -6,6 +6,7 @@
 import { errorBody, nowSeconds } from './http.js';
 import type { ServerState } from './state.js';
 import type { Fault, FaultRate, FaultStatus } from './types.js';
+import { mulberry32 } from '../mulberry32.js';
 
 /** What a fault answers in place of a completion. */
 export interface FaultAnswer {
@@ -116,16 +117,4 @@ export function faultAnswer(state: ServerState, fault: Fault, model: string): Fa
     case 'hang':
       return undefined;
   }
-}
-
-/** mulberry32: a small seeded PRNG, so the same seed faults the same requests. */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
 }
