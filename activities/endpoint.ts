@@ -4,7 +4,6 @@
 // same limits and fails the same way: as a Temporal failure that says whether a retry can help.
 import { Context } from '@temporalio/activity';
 import { TemporalFailure } from '@temporalio/common';
-import { setMaxListeners } from 'node:events';
 import OpenAI from 'openai';
 import type {
   ChatCompletion,
@@ -72,6 +71,36 @@ export function clientFor(endpoint: EndpointConfig): OpenAI {
 }
 
 /**
+ * Callbacks to run when a signal aborts, behind one listener per signal. An activity's signal is shared by
+ * every request of the activity, and EventTarget's addEventListener scans the listeners already there, so
+ * a listener per request would cost O(listeners) per request; this costs O(1) and keeps nothing of a
+ * request once it is done.
+ */
+const abortCallbacks = new WeakMap<AbortSignal, Set<() => void>>();
+
+/** Runs `callback` once when `signal` aborts (the caller checks `signal.aborted` first); returns its removal. */
+function onAbort(signal: AbortSignal, callback: () => void): () => void {
+  let callbacks = abortCallbacks.get(signal);
+  if (!callbacks) {
+    const registered = new Set<() => void>();
+    callbacks = registered;
+    abortCallbacks.set(signal, registered);
+    signal.addEventListener(
+      'abort',
+      () => {
+        abortCallbacks.delete(signal);
+        for (const run of [...registered]) run();
+        registered.clear();
+      },
+      { once: true },
+    );
+  }
+  const own = callbacks;
+  own.add(callback);
+  return () => own.delete(callback);
+}
+
+/**
  * Waits for `work`, unless the signal aborts first: then `undo` takes the wait back and this rejects with
  * the signal's reason (the activity's CancelledFailure).
  */
@@ -85,25 +114,36 @@ async function unlessAborted<T>(
     undo();
     throw signal.reason;
   }
-  let abort!: () => void;
+  let stopListening!: () => void;
   const aborted = new Promise<never>((_, reject) => {
-    abort = () => {
+    stopListening = onAbort(signal, () => {
       undo();
       reject(signal.reason);
-    };
+    });
   });
-  signal.addEventListener('abort', abort, { once: true });
   try {
     return await Promise.race([work, aborted]);
   } finally {
-    signal.removeEventListener('abort', abort);
+    stopListening();
   }
 }
 
-/** A counting semaphore: at most `limit` holders at once, served first come first served. */
+/** A waiter's place in a Semaphore's queue: lower `priority` first, then first come first served. */
+interface Waiter {
+  priority: number;
+  arrival: number;
+  grant: () => void;
+}
+
+/**
+ * A counting semaphore: at most `limit` holders at once. Waiters are served by priority (lower first), and
+ * first come first served among equal priorities (all of them, when no priority is given).
+ */
 export class Semaphore {
   private active = 0;
-  private readonly waiting: Array<() => void> = [];
+  /** Sorted by (priority, arrival). */
+  private readonly waiting: Waiter[] = [];
+  private arrivals = 0;
   constructor(private limit: number) {}
 
   setLimit(limit: number): void {
@@ -122,8 +162,9 @@ export class Semaphore {
   /**
    * Resolves with a release function (calling it twice releases once) when a place is free; rejects
    * with the signal's reason if the signal aborts first, leaving the queue as if it had never waited.
+   * `priority` (default: +Infinity, i.e. plain first come first served) orders the waiters: lower first.
    */
-  async acquire(signal?: AbortSignal): Promise<() => void> {
+  async acquire(signal?: AbortSignal, priority = Number.POSITIVE_INFINITY): Promise<() => void> {
     signal?.throwIfAborted();
     if (this.active < this.limit) this.active++;
     else {
@@ -135,10 +176,11 @@ export class Semaphore {
           resolve();
         };
       });
-      this.waiting.push(grant);
+      const waiter: Waiter = { priority, arrival: this.arrivals++, grant };
+      this.enqueue(waiter);
       try {
         await unlessAborted(turn, signal, () => {
-          const index = this.waiting.indexOf(grant);
+          const index = this.waiting.indexOf(waiter);
           if (index >= 0) this.waiting.splice(index, 1);
         });
       } catch (error) {
@@ -154,6 +196,18 @@ export class Semaphore {
     };
   }
 
+  /** Inserts behind every waiter of lower or equal priority (binary search: the queue stays sorted). */
+  private enqueue(waiter: Waiter): void {
+    let low = 0;
+    let high = this.waiting.length;
+    while (low < high) {
+      const middle = (low + high) >>> 1;
+      if (this.waiting[middle].priority <= waiter.priority) low = middle + 1;
+      else high = middle;
+    }
+    this.waiting.splice(low, 0, waiter);
+  }
+
   private release(): void {
     this.active--;
     this.drain();
@@ -162,7 +216,7 @@ export class Semaphore {
   private drain(): void {
     while (this.active < this.limit && this.waiting.length) {
       this.active++;
-      this.waiting.shift()!();
+      this.waiting.shift()!.grant();
     }
   }
 }
@@ -297,6 +351,20 @@ export interface ChatCall {
   beforeSend?: () => Promise<void>;
   /** The activity attempt (default: the current activity's), for failures retried only a few times. */
   attempt?: number;
+  /**
+   * Where the call queues for the endpoint's concurrency: lower first (default: a `workTicket()` taken
+   * now). An activity that takes one ticket when it starts and passes it with each of its calls is served
+   * before work that started after it: the batches of a sampling round then finish one after another
+   * rather than all at once, so the endpoint never idles while the next batches are being scheduled.
+   */
+  priority?: number;
+}
+
+let tickets = 0;
+
+/** A number larger than every earlier ticket of this process: the `priority` of work starting now. */
+export function workTicket(): number {
+  return ++tickets;
 }
 
 export interface ChatResponse {
@@ -319,19 +387,23 @@ export async function callChat(
 ): Promise<ChatResponse | null> {
   const client = clientFor(model);
   const { concurrency, requests, tokens } = limitsFor(model);
-  // Every waiting request of an activity listens on its one cancellation signal.
-  setMaxListeners(0, call.signal);
   const wanted = () => !call.stillWanted || call.stillWanted();
   let release: (() => void) | null = null;
+  let stopListening: (() => void) | null = null;
   try {
-    release = await concurrency.acquire(call.signal);
+    release = await concurrency.acquire(call.signal, call.priority ?? workTicket());
     if (!wanted()) return null;
     await requests?.take(1, call.signal);
     await tokens?.take(call.promptTokensBound + (body.n ?? 1) * (body.max_tokens ?? 0), call.signal);
     if (!wanted()) return null;
     await call.beforeSend?.();
+    // The request gets a signal of its own, aborted with the activity's: the client leaves its listener on
+    // the signal it is given, which would otherwise pile up on the activity's signal, one per request.
+    call.signal.throwIfAborted();
+    const request = new AbortController();
+    stopListening = onAbort(call.signal, () => request.abort(call.signal.reason));
     const { data, request_id } = await client.chat.completions
-      .create(body, { signal: call.signal })
+      .create(body, { signal: request.signal })
       .withResponse();
     const notCompletion = notAChatCompletionReason(data);
     if (notCompletion !== null) {
@@ -345,6 +417,7 @@ export async function callChat(
     if (call.signal.aborted && call.signal.reason instanceof Error) throw call.signal.reason;
     throw toTemporalFailure(error, call.what);
   } finally {
+    stopListening?.();
     release?.();
   }
 }

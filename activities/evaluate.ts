@@ -9,7 +9,7 @@
 // unchanged pass is reused. The result also names the grading (verifier version, last-number fallback):
 // a change there regrades the saved samples without sampling again.
 import { Context } from '@temporalio/activity';
-import type { ModelConfig, Source } from '../core/config.js';
+import type { DataSource, ModelConfig } from '../core/config.js';
 import { majorityCurve, type Vote } from '../core/majority.js';
 import { wilsonInterval } from '../core/metrics.js';
 import { EMPTY_LEDGER, addLedgers, type Ledger, type Problem, type SampleRecord } from '../core/records.js';
@@ -27,7 +27,7 @@ export interface EvaluateInput {
   evalId: string;
   kind: 'base' | 'finetuned';
   setup: Setup;
-  data: Source | null;
+  data: DataSource | null;
   /** The served model: endpoint, id, prompt and sampling parameters for evaluation (greedy pass@1). */
   model: ModelConfig;
   samples: number;
@@ -199,20 +199,25 @@ async function runPass(
   for (const [index, problem] of problems.entries()) {
     await beat({ pass, questionsGraded: index });
     const list = (byQuestion.get(problem.id) ?? []).sort((a, b) => a.sampleIndex - b.sampleIndex);
-    verdicts.push(
-      list.map((s) =>
-        gradeCompletion(s.text, problem.gold, input.format, {
-          finishReason: s.finishReason,
-          lastNumberFallback: input.lastNumberFallback,
-        }),
-      ),
-    );
+    verdicts.push(list.map((s) => gradeTestOutput(s, problem, input)));
   }
   return {
     fingerprint: pass,
     verdicts,
     ledger: summaries.reduce((sum, s) => addLedgers(sum, s.ledger), EMPTY_LEDGER),
   };
+}
+
+/** Grades one test output as its evaluation does: the test set's answer format, `lastNumberFallback`. */
+export function gradeTestOutput(
+  sample: Pick<SampleRecord, 'text' | 'finishReason'>,
+  problem: Problem,
+  grading: Pick<EvaluateInput, 'format' | 'lastNumberFallback'>,
+): Verdict {
+  return gradeCompletion(sample.text, problem.gold, grading.format, {
+    finishReason: sample.finishReason,
+    lastNumberFallback: grading.lastNumberFallback,
+  });
 }
 
 /** maj@k of the greedy pass's k samples: the most frequent extracted answer (ties: the earliest) is correct. */

@@ -33,3 +33,13 @@ export function heartbeatEvery(context: Context): (details?: unknown) => Promise
     return new Promise((resolve) => setImmediate(resolve));
   };
 }
+
+/**
+ * The checkpoint the previous attempt of this activity last heartbeated (its first details argument), for
+ * an activity that resumes instead of restarting; undefined on a first attempt. `valid` rejects details of
+ * another shape (a checkpoint written by an older version).
+ */
+export function resumedCheckpoint<T>(context: Context, valid: (details: unknown) => boolean): T | undefined {
+  const details: unknown = context.info.heartbeatDetails;
+  return details !== undefined && details !== null && valid(details) ? (details as T) : undefined;
+}

@@ -22,6 +22,7 @@ import {
 import type { Plan } from '../core/plan.js';
 import { promptTokenStats } from '../core/prompt-stats.js';
 import type { Problem } from '../core/records.js';
+import { goldSolutionsOf, writeGoldSolutions } from './gold-dataset.js';
 import { planExperiment } from './planning.js';
 import { readHeldOutProblems, readProblemSet } from './problems.js';
 import { forgetRun } from './run-data.js';
@@ -77,6 +78,7 @@ export async function prepareRun(input: {
     }
   }
   const validation = await validationProblems(input.config, planned.problems, testSets);
+  const gold = await nonRetryable(async () => goldSolutionsOf(input.config, planned.problems));
   // Every check passed: only now is anything written.
   if (experimentId !== null) {
     await claimRunDir(store, experimentId);
@@ -85,6 +87,7 @@ export async function prepareRun(input: {
   await store.write(PROBLEMS_KEY, body);
   for (const { name, problems } of testSets) await store.write(evalProblemsKey(name), toJsonl(problems));
   if (validation) await store.write(VALIDATION_PROBLEMS_KEY, toJsonl(validation));
+  if (gold) await writeGoldSolutions(store, gold);
   forgetRun(store.location);
   await writeJson(store, PLAN_KEY, planned.plan);
   const stats = promptTokenStats(input.config, planned.problems);

@@ -18,10 +18,10 @@ export class DatasetError extends Error {
 
 const DEFAULT_FIELDS: Record<
   ProblemsConfig['kind'],
-  { question?: string; answer?: string; id?: string; level?: string }
+  { question?: string; answer?: string; id?: string; level?: string; solution?: string }
 > = {
-  gsm8k: { question: 'question', answer: 'answer' },
-  math: { question: 'problem', answer: 'answer', id: 'unique_id', level: 'level' },
+  gsm8k: { question: 'question', answer: 'answer', solution: 'answer' },
+  math: { question: 'problem', answer: 'answer', id: 'unique_id', level: 'level', solution: 'solution' },
   generic: {},
 };
 
@@ -110,11 +110,34 @@ async function readAllProblems(config: ProblemsConfig): Promise<Problem[]> {
     lineOfId.set(id, lineNumber);
     lineOfQuestion.set(question, lineNumber);
     const level = fields.level ? stringField(record, fields.level) : null;
-    problems.push({ id, question, gold, ...(level ? { level } : {}) });
+    const problem: Problem = { id, question, gold, ...(level ? { level } : {}) };
+    origins.set(problem, {
+      line: lineNumber,
+      solutionField: fields.solution ?? null,
+      solution: fields.solution ? stringField(record, fields.solution) : null,
+    });
+    problems.push(problem);
   }
   if (errors.length) throw new DatasetError(config.path, errors);
   if (problems.length === 0) throw new DatasetError(config.path, ['the file holds no problems']);
   return problems;
+}
+
+/**
+ * Where a problem read by `readProblemSet` came from: its line, and its human-written solution (the `gold`
+ * data source) from `fields.solution`, null when the field is absent or empty (or none is configured).
+ */
+export interface ProblemOrigin {
+  line: number;
+  solutionField: string | null;
+  solution: string | null;
+}
+
+const origins = new WeakMap<Problem, ProblemOrigin>();
+
+/** The origin of a problem object `readProblemSet` returned; null for any other object. */
+export function problemOrigin(problem: Problem): ProblemOrigin | null {
+  return origins.get(problem) ?? null;
 }
 
 function stringField(record: Record<string, unknown>, field: string | undefined): string | null {

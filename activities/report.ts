@@ -9,14 +9,17 @@ import {
   PLAN_KEY,
   REPORT_JSON_KEY,
   REPORT_MD_KEY,
+  warmupFinetuneFiles,
 } from '../core/layout.js';
 import type { Plan } from '../core/plan.js';
 import { renderHeadline, renderMarkdown } from '../core/report/markdown.js';
 import { buildReportDocument, type ReportDocument } from '../core/report/model.js';
 import { coverageChartSvg, diversityChartSvg, finetuneChartSvg } from '../core/report/svg.js';
 import { majorityChartSvg } from '../core/report/majority-chart.js';
-import type { SetupResult } from '../core/results.js';
+import type { FinetuneResult, SetupResult } from '../core/results.js';
+import { warmupReportNote } from '../core/warmup.js';
 import type { DatasetManifest, MetricsFile, SamplingResult } from '../core/records.js';
+import { loadHumanRatings } from './labels.js';
 import { openStore, readJson, writeJson, type ArtifactStore } from './store.js';
 
 export interface ReportInput {
@@ -38,20 +41,24 @@ export interface ReportSummary {
 
 export async function writeReport(input: ReportInput): Promise<ReportSummary> {
   const store = openStore(input.runDir);
-  const [plan, metrics, wcManifest, seManifest] = await Promise.all([
+  const [plan, metrics, wcManifest, seManifest, goldManifest] = await Promise.all([
     readJson<Plan>(store, PLAN_KEY),
     readJson<MetricsFile>(store, METRICS_KEY),
     readJson<DatasetManifest>(store, datasetManifestKey('wc')),
     readJson<DatasetManifest>(store, datasetManifestKey('se')),
+    // Present only with datasets.gold (the GT baseline).
+    readJson<DatasetManifest>(store, datasetManifestKey('gold')),
   ]);
   const doc = buildReportDocument({
     experimentId: input.experimentId,
     generatedAt: new Date().toISOString(),
     plan,
     metrics,
-    datasets: { wc: wcManifest, se: seManifest },
+    datasets: { wc: wcManifest, se: seManifest, gold: goldManifest },
     sampling: input.sampling,
     setups: input.setups ?? [],
+    // Human labels imported after the run (`wcse label --import`) are read on every (re-)write.
+    humanRatings: (await loadHumanRatings(store))?.bySource ?? null,
   });
 
   const charts: Array<{ name: string; svg: string }> = [
@@ -72,6 +79,12 @@ export async function writeReport(input: ReportInput): Promise<ReportSummary> {
   }
   doc.charts = await writeCharts(store, charts, doc);
 
+  // With a warm-up stage, WC and SE are its models: said first among the notes.
+  const warmupNote = warmupReportNote({
+    wc: (await readJson<FinetuneResult>(store, warmupFinetuneFiles('wc').result)) ?? undefined,
+    se: (await readJson<FinetuneResult>(store, warmupFinetuneFiles('se').result)) ?? undefined,
+  });
+  if (warmupNote) doc.notes.unshift(warmupNote);
   doc.headline = renderHeadline(doc);
   await writeJson(store, REPORT_JSON_KEY, doc);
   await store.write(REPORT_MD_KEY, renderMarkdown(doc));

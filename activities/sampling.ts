@@ -25,6 +25,7 @@ import {
   choicesPerRequest,
   noteChoiceUndercount,
   toTemporalFailure,
+  workTicket,
 } from './endpoint.js';
 import { heartbeatWhile } from './heartbeat.js';
 import { loadProblemSet } from './run-data.js';
@@ -211,6 +212,9 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
   const what = `${request.label} model ${model.model} at ${model.baseURL}`;
   let partsDone = 0;
   let firstError: unknown = null;
+  // Batches are served in the order they started (callChat's priority): they finish one by one, not all
+  // at once, so the endpoint keeps working while the workflow schedules the next batch.
+  const priority = workTicket();
 
   const sampleQuestion = async (problem: Problem, position: number): Promise<SampleRecord[]> => {
     const messages = buildMessages(model.prompt, problem.question);
@@ -250,6 +254,7 @@ export async function sampleQuestions(request: SampleQuestionsRequest): Promise<
           what,
           signal: context.cancellationSignal,
           promptTokensBound: promptBound,
+          priority,
           // After the batch's first failure, requests still waiting for the limits are not sent.
           stillWanted: () => !firstError,
           // Logged before it goes out: a send whose response is never saved is counted as paid for.

@@ -16,6 +16,7 @@ import {
 } from 'node:fs/promises';
 import path from 'node:path';
 import { failure, FailureType } from '../core/failures.js';
+import { S3Store } from './store-s3.js';
 
 export interface ArtifactStore {
   /** Where the store lives, for humans (a directory or a URI). */
@@ -38,6 +39,28 @@ export interface ArtifactStore {
    * each. A line torn by a crash is skipped when the log is read back.
    */
   openLog(key: string): Promise<ArtifactLog>;
+  /**
+   * STREAMING READ (fixed interface: other stores implement it; do not change the signature).
+   * The lines of the artifact, in order, without their '\n' (a '\r' before it is kept), read in bounded
+   * chunks: memory is one chunk plus one line, whatever the artifact's size. Every line is yielded,
+   * blank ones included (callers skip them, as parseJsonl does), and a last line without a final '\n' is
+   * yielded too; deciding whether a torn tail is corrupt is the caller's (parseJsonl's rule: a line that
+   * is not JSON is a CorruptArtifact naming the file and line; readLog's rule: a torn log line is dropped).
+   * A missing artifact yields nothing; use exists() to tell missing from empty.
+   */
+  readLines(key: string): AsyncIterable<string>;
+  /**
+   * STREAMING ATOMIC WRITE (fixed interface: other stores implement it; do not change the signature).
+   * Writes each given line followed by '\n' (a line must not contain '\n') to a temporary place and
+   * makes it the artifact at once when the source ends (temp + rename, as write()): a reader sees the
+   * whole new artifact or the old one / none. If the source throws, nothing is written and the error
+   * propagates. Returns the digest of the bytes written: sha256 (hex), lines (non-blank lines, as
+   * digestOf counts them) and bytes.
+   */
+  writeLines(
+    key: string,
+    lines: AsyncIterable<string> | Iterable<string>,
+  ): Promise<{ sha256: string; lines: number; bytes: number }>;
 }
 
 export interface ArtifactLog {
@@ -164,6 +187,96 @@ export class LocalStore implements ArtifactStore {
   localPath(key: string): string | null {
     return this.resolve(key);
   }
+
+  async *readLines(key: string): AsyncIterable<string> {
+    let handle: FileHandle;
+    try {
+      handle = await open(this.resolve(key), 'r');
+    } catch (error) {
+      if (isAbsent(error)) return;
+      throw error;
+    }
+    try {
+      yield* splitLines(chunksOf(handle));
+    } finally {
+      await handle.close();
+    }
+  }
+
+  async writeLines(
+    key: string,
+    lines: AsyncIterable<string> | Iterable<string>,
+  ): Promise<{ sha256: string; lines: number; bytes: number }> {
+    const target = this.resolve(key);
+    const temporary = `${target}.tmp-${randomUUID()}`;
+    await mkdir(path.dirname(target), { recursive: true });
+    const handle = await open(temporary, 'w');
+    const hash = createHash('sha256');
+    let count = 0;
+    let bytes = 0;
+    let buffered: string[] = [];
+    let bufferedLength = 0;
+    const flush = async (): Promise<void> => {
+      if (!buffered.length) return;
+      const chunk = Buffer.from(buffered.join(''), 'utf8');
+      buffered = [];
+      bufferedLength = 0;
+      hash.update(chunk);
+      bytes += chunk.length;
+      await handle.write(chunk);
+    };
+    try {
+      for await (const line of lines) {
+        if (line.includes('\n'))
+          throw failure(FailureType.CorruptArtifact, `writeLines ${key}: a line contains '\\n'`);
+        if (line.trim() !== '') count++;
+        buffered.push(line, '\n');
+        bufferedLength += line.length + 1;
+        if (bufferedLength >= WRITE_CHUNK) await flush();
+      }
+      await flush();
+      await handle.close();
+    } catch (error) {
+      await handle.close().catch(() => undefined);
+      await rm(temporary, { force: true });
+      throw error;
+    }
+    await rename(temporary, target);
+    return { sha256: hash.digest('hex'), lines: count, bytes };
+  }
+}
+
+/** Bytes read, and characters buffered before a write, by the streaming primitives. */
+const READ_CHUNK = 1 << 20;
+const WRITE_CHUNK = 1 << 20;
+
+async function* chunksOf(handle: FileHandle): AsyncIterable<Buffer> {
+  for (;;) {
+    const buffer = Buffer.allocUnsafe(READ_CHUNK);
+    const { bytesRead } = await handle.read(buffer, 0, READ_CHUNK, null);
+    if (bytesRead === 0) return;
+    yield buffer.subarray(0, bytesRead);
+  }
+}
+
+/**
+ * The '\n'-separated lines of a byte stream, decoded as UTF-8 across chunk boundaries; a last line without
+ * '\n' is yielded unless empty. Memory: one chunk plus the current line. Stores share it for readLines.
+ */
+export async function* splitLines(chunks: AsyncIterable<Buffer | Uint8Array>): AsyncIterable<string> {
+  const decoder = new TextDecoder('utf-8');
+  let rest = '';
+  for await (const chunk of chunks) {
+    const text = rest + decoder.decode(chunk, { stream: true });
+    let start = 0;
+    for (let end = text.indexOf('\n'); end !== -1; end = text.indexOf('\n', start)) {
+      yield text.slice(start, end);
+      start = end + 1;
+    }
+    rest = text.slice(start);
+  }
+  rest += decoder.decode();
+  if (rest !== '') yield rest;
 }
 
 /**
@@ -207,12 +320,13 @@ class GroupCommitLog implements ArtifactLog {
   }
 }
 
-/** Opens the store a run directory names. Only local paths today; an S3-compatible store slots in here. */
+/** Opens the store a run directory names: `s3://bucket/prefix` (store-s3.ts), else a local directory. */
 export function openStore(runDir: string): ArtifactStore {
+  if (/^s3:\/\//i.test(runDir)) return new S3Store(runDir);
   if (/^[a-z][a-z0-9+.-]*:\/\//i.test(runDir)) {
     throw failure(
       FailureType.UnsupportedRunDir,
-      `runDir ${runDir}: only local directories are supported as artifact stores so far`,
+      `runDir ${runDir}: artifact stores are local directories or s3://bucket/prefix locations`,
     );
   }
   return new LocalStore(runDir);
@@ -270,6 +384,31 @@ export function parseJsonl<T>(store: ArtifactStore, key: string, data: Buffer): 
       }
     });
   return rows;
+}
+
+/**
+ * The rows of a JSONL artifact as a stream (store.readLines), by parseJsonl's rules: blank lines skipped, a
+ * line that is not JSON (a torn tail included) a CorruptArtifact naming the file and line. A missing
+ * artifact yields no rows.
+ */
+export async function* streamJsonl<T>(store: ArtifactStore, key: string): AsyncIterable<T> {
+  let index = 0;
+  for await (const line of store.readLines(key)) {
+    index++;
+    if (line.trim() === '') continue;
+    let row: T;
+    try {
+      row = JSON.parse(line) as T;
+    } catch (error) {
+      throw corruptArtifact(store, key, `line ${index} is not valid JSON (${(error as Error).message})`);
+    }
+    yield row;
+  }
+}
+
+/** Rows as JSON lines, lazily: the argument of store.writeLines for a stream of records. */
+export async function* jsonLines(rows: AsyncIterable<unknown> | Iterable<unknown>): AsyncIterable<string> {
+  for await (const row of rows) yield JSON.stringify(row);
 }
 
 /** What proves an artifact: the sha256 of its bytes and its number of lines. */

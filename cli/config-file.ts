@@ -13,15 +13,20 @@ import {
 export interface LoadedConfig {
   file: string;
   config: ExperimentConfig;
-  /** Absolute run directory. */
+  /** Absolute run directory, or an s3://bucket/prefix location as written. */
   runDir: string;
 }
 
-/**
- * Loads and validates a config; relative `problems.path` is resolved against the config file's folder,
- * `runDir` against the working directory (default `runs/<name>`).
- */
-export async function loadConfigFile(file: string, cwd = process.cwd()): Promise<LoadedConfig> {
+/** A config file read and parsed as YAML, `${ENV}` expanded; YAML errors name the file and line. */
+export async function readConfigDocument(
+  file: string,
+  cwd = process.cwd(),
+): Promise<{
+  absolute: string;
+  document: ReturnType<typeof parseDocument>;
+  lineCounter: LineCounter;
+  expanded: unknown;
+}> {
   const absolute = path.resolve(cwd, file);
   let text: string;
   try {
@@ -46,6 +51,15 @@ export async function loadConfigFile(file: string, cwd = process.cwd()): Promise
   } catch (error) {
     throw new ConfigError(file, [(error as Error).message]);
   }
+  return { absolute, document, lineCounter, expanded };
+}
+
+/**
+ * Loads and validates a config; relative `problems.path` is resolved against the config file's folder,
+ * `runDir` against the working directory (default `runs/<name>`).
+ */
+export async function loadConfigFile(file: string, cwd = process.cwd()): Promise<LoadedConfig> {
+  const { absolute, document, lineCounter, expanded } = await readConfigDocument(file, cwd);
   const result = ExperimentConfigSchema.safeParse(expanded);
   if (!result.success) {
     throw new ConfigError(
@@ -69,13 +83,24 @@ export async function loadConfigFile(file: string, cwd = process.cwd()): Promise
   if (config.finetune?.validation) {
     config.finetune.validation.path = path.resolve(path.dirname(absolute), config.finetune.validation.path);
   }
-  const runDir = path.resolve(cwd, config.runDir ?? path.join('runs', config.name));
+  if (config.warmup) {
+    config.warmup.problems.path = path.resolve(path.dirname(absolute), config.warmup.problems.path);
+  }
+  const runDir = resolveRunDir(cwd, config.runDir ?? path.join('runs', config.name));
   config.runDir = runDir;
   return { file: absolute, config, runDir };
 }
 
+/**
+ * A config's run location: an s3://bucket/prefix location (activities/store-s3.ts) as written, without a
+ * trailing '/'; a directory made absolute against `cwd`.
+ */
+export function resolveRunDir(cwd: string, runDir: string): string {
+  return /^s3:\/\//i.test(runDir) ? runDir.replace(/\/+$/, '') : path.resolve(cwd, runDir);
+}
+
 /** The line of the deepest node along `fieldPath` that exists in the document. */
-function lineOf(
+export function lineOf(
   document: ReturnType<typeof parseDocument>,
   lineCounter: LineCounter,
   fieldPath: Array<string | number>,

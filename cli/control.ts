@@ -6,7 +6,9 @@ import { childWorkflowIds, pauseSignal, raiseBudgetUpdate, type RaiseBudget } fr
 import { WorkflowNotFoundError, WorkflowUpdateFailedError, type Client } from '@temporalio/client';
 import type { Source } from '../core/config.js';
 import { rootFailureType } from '../core/failures.js';
-import { rootCause } from './run.js';
+import { readExperimentInput, rootCause, untilStopSignal, workerPolling } from './run.js';
+import { experimentTaskQueues, type RoleSpec } from '../core/task-queues.js';
+import { isStudyWorkflow, studyStatus } from './study-run.js';
 
 async function withClient<T>(use: (client: Client) => Promise<T>): Promise<T> {
   const { client, connection } = await connectClient(await resolveTarget());
@@ -19,14 +21,28 @@ async function withClient<T>(use: (client: Client) => Promise<T>): Promise<T> {
 
 export function statusCommand(id: string, options: { json?: boolean }): Promise<number> {
   return withClient(async (client) => {
+    if (await isStudyWorkflow(client, id)) return studyStatus(client, id, options);
     const snapshot = await readProgress(client, id);
     const failed = snapshot.status === 'FAILED' ? await failureOf(client, id) : null;
     const retrying = snapshot.status === 'RUNNING' ? await retryingActivities(client, id) : [];
+    const unpolled = snapshot.status === 'RUNNING' ? await queuesWithoutPoller(client, id) : [];
     if (options.json) {
-      console.log(JSON.stringify({ ...snapshot, ...(failed ? { failure: failed } : {}), retrying }, null, 2));
+      console.log(
+        JSON.stringify(
+          { ...snapshot, ...(failed ? { failure: failed } : {}), retrying, queuesWithoutPoller: unpolled },
+          null,
+          2,
+        ),
+      );
     } else {
       console.log(formatSnapshot(id, snapshot));
       if (failed) console.log(`  failed: ${failed.type ?? 'error'}: ${failed.message}`);
+      for (const q of unpolled) {
+        console.log(
+          `  no worker polls task queue ${q.taskQueue} for ${q.kind} tasks (roles ${q.roles.join(', ')}): ` +
+            `start one with \`wcse worker --config <config> --roles ${q.roles.join(',')}\``,
+        );
+      }
       for (const r of retrying) {
         console.log(
           `  retrying: ${r.workflowId} ${r.activity} (attempt ${r.attempt}): ${r.type ?? 'error'}: ${r.message}`,
@@ -35,6 +51,38 @@ export function statusCommand(id: string, options: { json?: boolean }): Promise<
     }
     return 0;
   });
+}
+
+/** A task queue of the experiment that no worker has polled lately, for its kind of tasks. */
+export interface UnpolledQueue {
+  taskQueue: string;
+  kind: 'workflow' | 'activity';
+  roles: RoleSpec[];
+}
+
+/**
+ * The task queues of a running experiment (its config's `temporal.taskQueues`, core/task-queues.ts, on the
+ * queue it was started on) that no worker polls now: their work waits until one does.
+ */
+export async function queuesWithoutPoller(client: Client, id: string): Promise<UnpolledQueue[]> {
+  const { input, taskQueue } = await readExperimentInput(client, id);
+  const temporal = { ...input.config.temporal, taskQueue };
+  const found: UnpolledQueue[] = [];
+  for (const [queue, roles] of experimentTaskQueues(temporal)) {
+    const activityRoles = roles.filter((role) => role !== 'workflow');
+    const kinds: UnpolledQueue[] = [
+      ...(roles.includes('workflow')
+        ? [{ taskQueue: queue, kind: 'workflow' as const, roles: ['workflow' as const] }]
+        : []),
+      ...(activityRoles.length
+        ? [{ taskQueue: queue, kind: 'activity' as const, roles: activityRoles }]
+        : []),
+    ];
+    for (const entry of kinds) {
+      if (!(await workerPolling(client, client.options.namespace, queue, entry.kind))) found.push(entry);
+    }
+  }
+  return found;
 }
 
 /** An activity being retried, with its last failure (already redacted and cut by the activity). */
@@ -85,9 +133,10 @@ async function failureOf(client: Client, id: string): Promise<{ type: string | n
 
 export function watchCommand(id: string): Promise<number> {
   return withClient(async (client) => {
-    const status = await watchExperiment(client, id);
+    const watched = await untilStopSignal((stop) => watchExperiment(client, id, 1000, stop));
+    if (watched.stopped) return 1;
     console.log(formatSnapshot(id, await readProgress(client, id)));
-    return status === 'COMPLETED' ? 0 : 1;
+    return watched.value === 'COMPLETED' ? 0 : 1;
   });
 }
 

@@ -18,6 +18,8 @@ import {
 import { workerCommand } from './worker.js';
 import { ANSWER_FORMATS, gradeCommand } from './grade.js';
 import { reportCommand } from './report.js';
+import { labelCommand } from './label.js';
+import { LabelError } from '../activities/labels.js';
 
 // The in-process worker's INFO lines would drown the progress display; warnings and errors still show.
 Runtime.install({ logger: new DefaultLogger((process.env.WCSE_LOG_LEVEL as 'WARN' | undefined) ?? 'WARN') });
@@ -32,6 +34,7 @@ function isExpected(error: unknown): error is Error {
     error instanceof ConfigError ||
     error instanceof DatasetError ||
     error instanceof PlanError ||
+    error instanceof LabelError ||
     error instanceof WorkflowNotFoundError
   );
 }
@@ -73,13 +76,17 @@ const experimentCommand = (
 
 program
   .command('plan <config>')
-  .description('print the compute-matched plan (nothing is spent)')
+  .description(
+    "print the compute-matched plan, or a study's arms and its total with and without sharing (nothing is spent)",
+  )
   .option('--json', 'machine-readable output')
   .action(exit(planCommand));
 
 program
   .command('run <config>')
-  .description('start an experiment (embedded default: local Temporal + in-process worker, waits)')
+  .description(
+    'start an experiment, or a study (a config with `arms`) (embedded default: local Temporal + in-process worker, waits)',
+  )
   .option('--wait', 'follow the experiment until it closes')
   .option('--id <experimentId>', 'experiment id (default: config name + config hash)')
   .option('--yes', 'start even if the plan is above the confirmAbove thresholds (samples, FLOPs, $)')
@@ -118,11 +125,25 @@ experimentCommand(
 ).option('--json', 'print report.json');
 
 program
+  .command('label <id>')
+  .description(
+    "write a human labelling sheet (CSV + HTML) of the judge's FPR sample into the run directory " +
+      '(<id>: an experiment id or a run directory); --import folds the labels back in',
+  )
+  .option('--per-source <n>', 'solutions per source on the sheet (default 50)', positiveInteger)
+  .option('--import <file>', "import a labels CSV (the filled sheet.csv or the HTML page's export)")
+  .action(exit(labelCommand));
+program
   .command('worker')
   .description('run a worker (TEMPORAL_ADDRESS or a Temporal config profile, or the local dev server)')
-  .option('--task-queue <queue>', 'task queue', 'wcse')
-  .option('--namespace <namespace>', 'namespace', 'default')
+  .option('--task-queue <queue>', "the experiment's task queue (default: the config's, or wcse)")
+  .option('--namespace <namespace>', "namespace (default: the config's, or default)")
   .option('--max-activities <n>', 'parallel activities', positiveInteger, 64)
+  .option(
+    '--roles <roles>',
+    'poll only these roles: workflow,sampling[:wc|:se],cpu,finetune,eval (default all)',
+  )
+  .option('--config <config>', "the experiment config whose temporal.taskQueues the roles' queues come from")
   .action(exit(workerCommand));
 program
   .command('grade')

@@ -2,8 +2,12 @@
 import { planExperiment } from '../activities/planning.js';
 import { confirmationReasons, type Plan, type SourcePlan } from '../core/plan.js';
 import { loadConfigFile } from './config-file.js';
+import { studyPlanCommand } from './study-plan.js';
+import { isStudyFile } from './study-file.js';
 
 export async function planCommand(configFile: string, options: { json?: boolean }): Promise<number> {
+  // A study config (a top-level `arms` list) plans every arm and the work they share.
+  if (await isStudyFile(configFile)) return studyPlanCommand(configFile, options);
   const { config } = await loadConfigFile(configFile);
   const { plan } = await planExperiment(config);
   console.log(options.json ? JSON.stringify(plan, null, 2) : formatPlan(plan));

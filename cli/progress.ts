@@ -107,7 +107,12 @@ export function formatSnapshot(id: string, snapshot: ProgressSnapshot): string {
 const TERMINAL = new Set(['COMPLETED', 'FAILED', 'CANCELLED', 'TERMINATED', 'TIMED_OUT']);
 
 /** Follows an experiment until it closes: bars on a terminal, a line per change otherwise. */
-export async function watchExperiment(client: Client, id: string, intervalMs = 1000): Promise<string> {
+export async function watchExperiment(
+  client: Client,
+  id: string,
+  intervalMs = 1000,
+  signal?: AbortSignal,
+): Promise<string> {
   const tty = Boolean(process.stderr.isTTY);
   const bars = tty
     ? new cliProgress.MultiBar(
@@ -124,7 +129,15 @@ export async function watchExperiment(client: Client, id: string, intervalMs = 1
   const sourceBars = new Map<Source, cliProgress.SingleBar>();
   let lastLine = '';
   for (;;) {
-    const snapshot = await readProgress(client, id);
+    // Stopped following (`wcse run` shutting down): the experiment goes on without this watcher.
+    if (signal?.aborted) {
+      bars?.stop();
+      throw signal.reason;
+    }
+    // A query waits for a worker to answer it: the abort cancels one in flight (its worker may be gone).
+    const snapshot = signal
+      ? await client.withAbortSignal(signal, () => readProgress(client, id))
+      : await readProgress(client, id);
     const experiment = snapshot.experiment;
     if (bars && experiment) {
       stageBar?.update(experiment.stagesDone.length, { detail: experiment.stage });

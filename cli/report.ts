@@ -1,6 +1,7 @@
 // `wcse report <id>`: where a finished experiment's report is and its headline table; makes the report
 // from the run's artifacts when a completed run has none yet. `--json` prints report.json.
 import { WorkflowNotFoundError, type Client } from '@temporalio/client';
+import { labelsNewerThanReport } from '../activities/labels.js';
 import { writeReport, type ReportSummary } from '../activities/report.js';
 import { openStore, readJson, type ArtifactStore } from '../activities/store.js';
 import { REPORT_JSON_KEY, REPORT_MD_KEY } from '../core/layout.js';
@@ -64,8 +65,13 @@ async function report(client: Client, id: string, options: { json?: boolean }): 
 
   const result = (await handle.result()) as ResultWithReport;
   const store = openStore(result.runDir);
-  if (!(await store.exists(REPORT_JSON_KEY))) {
-    console.error(`Experiment ${id} has no report yet: writing it into ${result.runDir}`);
+  const relabelled = await labelsNewerThanReport(store);
+  if (relabelled || !(await store.exists(REPORT_JSON_KEY))) {
+    console.error(
+      relabelled
+        ? `Human labels were imported after the report: writing it again into ${result.runDir}`
+        : `Experiment ${id} has no report yet: writing it into ${result.runDir}`,
+    );
     await writeReport({
       runDir: result.runDir,
       experimentId: id,
@@ -91,6 +97,7 @@ async function report(client: Client, id: string, options: { json?: boolean }): 
   return 0;
 }
 
-function where(store: ArtifactStore, key: string): string {
+/** Where an artifact is, for a message: its local path, or `<location>/<key>` (an s3:// store). */
+export function where(store: ArtifactStore, key: string): string {
   return store.localPath(key) ?? `${store.location}/${key}`;
 }

@@ -18,11 +18,15 @@ import { reverifyWorkflow } from '../workflows/reverify.js';
 import { answerFormatOf, lastNumberFallbackOf, type ExperimentConfig } from '../core/config.js';
 import { confirmationReasons } from '../core/plan.js';
 import { planExperiment } from '../activities/planning.js';
-import { createWorker } from '../workers/worker.js';
+import { createRoleWorkers, createWorker, runWorkersUntil } from '../workers/worker.js';
+import { WORKER_ROLES } from '../core/task-queues.js';
 import { ensureDevServer } from '../workers/temporal-cli.js';
 import { loadConfigFile } from './config-file.js';
+import { isStudyFile } from './study-file.js';
+import { studyRunCommand } from './study-run.js';
 import { connectClient, connectWorker, resolveTarget, stateDir, type TemporalTarget } from './connect.js';
 import { watchExperiment } from './progress.js';
+import { where } from './report.js';
 
 export function experimentIdFor(input: Omit<ExperimentInput, 'experimentId'>): string {
   return `${input.config.name}-${fnv1a64(JSON.stringify(input.config)).slice(0, 8)}`;
@@ -57,6 +61,8 @@ async function confirmPlan(config: ExperimentConfig, yes: boolean): Promise<bool
 }
 
 export async function runCommand(configFile: string, options: RunOptions): Promise<number> {
+  // A study config (a top-level `arms` list) starts the study workflow (cli/study-run.ts).
+  if (await isStudyFile(configFile)) return studyRunCommand(configFile, options);
   const loaded = await loadConfigFile(configFile);
   if (!(await confirmPlan(loaded.config, options.yes ?? false))) return 1;
   const base = { runDir: loaded.runDir, config: loaded.config };
@@ -92,38 +98,85 @@ export async function startAndFollow(
     if (target.uiUrl)
       console.error(`Temporal Web UI: ${target.uiUrl}/namespaces/${target.namespace}/workflows`);
     if (!target.embedded && !wait) return 0;
-    const follow = async () => {
+    const follow = async (abort?: AbortSignal) => {
       for (let restarts = 0; ; restarts++) {
         try {
-          const status = await watchExperiment(client, input.experimentId);
+          const status = await watchExperiment(client, input.experimentId, 1000, abort);
           return await reportOutcome(client, input.experimentId, status);
         } catch (error) {
           // Embedded, the dev server is ours to bring back: on its recorded ports and database, so this
           // client and the worker reconnect to it by themselves and the experiment goes on where it was.
-          const restart = target.embedded && serverUnreachable(error) && restarts < MAX_DEV_SERVER_RESTARTS;
+          const restart =
+            target.embedded &&
+            !abort?.aborted &&
+            serverUnreachable(error) &&
+            restarts < MAX_DEV_SERVER_RESTARTS;
           if (!restart) throw error;
           console.error('The local Temporal dev server does not answer: restarting it and re-attaching...');
           await ensureDevServer({ stateDir: path.join(stateDir(), 'temporal') });
         }
       }
     };
-    if (!target.embedded) return await follow();
-    // Embedded: this process is the worker; it stops when the experiment closes.
+    if (!target.embedded) {
+      // Only following: SIGINT/SIGTERM stop this process (the Temporal runtime's handlers, installed by
+      // cli/main.ts, only shut workers down, and there is none here: without these the signal was ignored).
+      const followed = await untilStopSignal((stop) => follow(stop));
+      if (followed.stopped) {
+        console.error(stoppedFollowing(input.experimentId, 'this process stopped following it'));
+        return 1;
+      }
+      return followed.value;
+    }
+    // Embedded: this process is the worker, for every role's task queue; it stops when the experiment closes.
     const workerConnection = await connectWorker(target);
-    const worker = await createWorker({
+    const workers = await createRoleWorkers({
       connection: workerConnection,
       namespace: target.namespace,
-      taskQueue,
+      temporal: { ...input.config.temporal, taskQueue },
+      roles: WORKER_ROLES,
     });
-    let outcome = 1;
-    await worker.runUntil(async () => {
-      outcome = await follow();
-    });
+    const outcome = await runWorkersUntil(
+      workers.map((w) => w.worker),
+      (abort) => follow(abort),
+    );
     await workerConnection.close();
-    return outcome;
+    if (outcome.done) return outcome.value;
+    // SIGINT/SIGTERM (or a fatal worker error) stopped the worker: stop following, and exit.
+    console.error(stoppedFollowing(input.experimentId, 'this process no longer runs a worker for it'));
+    return 1;
   } finally {
     await connection.close();
   }
+}
+
+/**
+ * Runs `use` until SIGINT or SIGTERM aborts its signal: for commands that only follow an experiment. The
+ * Temporal runtime's handlers (installed by cli/main.ts) only shut workers down, so without these a
+ * process with no worker ignored the signal. `use` must end (reject) soon after the abort.
+ */
+export async function untilStopSignal<T>(
+  use: (stop: AbortSignal) => Promise<T>,
+): Promise<{ stopped: false; value: T } | { stopped: true }> {
+  const stop = new AbortController();
+  const onSignal = () => stop.abort(new Error('stopped by a signal'));
+  const signals = ['SIGINT', 'SIGTERM'] as const;
+  for (const signal of signals) process.once(signal, onSignal);
+  try {
+    return { stopped: false, value: await use(stop.signal) };
+  } catch (error) {
+    if (!stop.signal.aborted) throw error;
+    return { stopped: true };
+  } finally {
+    for (const signal of signals) process.off(signal, onSignal);
+  }
+}
+
+/** What `wcse run` says when a signal stopped it before the experiment closed. */
+function stoppedFollowing(id: string, what: string): string {
+  return (
+    `Stopped: ${what}; experiment ${id} stays on the server (\`wcse status ${id}\`; ` +
+    `\`wcse resume ${id} --wait\` runs a worker for it again, \`wcse cancel ${id}\` ends it).`
+  );
 }
 
 /** How often one `wcse run` brings a dead embedded dev server back before it gives up. */
@@ -161,7 +214,7 @@ async function reportOutcome(client: Client, id: string, status: string): Promis
     console.error(`Experiment ${id} completed. Run directory: ${result.runDir}`);
     if (result.report) {
       console.error(
-        `Report: ${path.join(result.runDir, result.report.reportMd)}\n\n${result.report.headline}\n`,
+        `Report: ${where(openStore(result.runDir), result.report.reportMd)}\n\n${result.report.headline}\n`,
       );
     }
     for (const source of ['wc', 'se'] as const) {
@@ -178,6 +231,11 @@ async function reportOutcome(client: Client, id: string, status: string): Promis
             'lost batch sampled again), counted in the ledger and charged to the budget at their worst case',
         );
       }
+    }
+    if (result.datasets.gold) {
+      console.error(
+        `  gold: ${result.datasets.gold.train.examples} training examples (human-written solutions, the GT baseline)`,
+      );
     }
     return 0;
   }
@@ -248,14 +306,22 @@ export async function resumeCommand(id: string, options: { wait?: boolean }): Pr
 }
 
 /**
- * Whether a worker polls the task queue for workflow tasks now. The server lists pollers for minutes after
- * they are gone; a live one polls again at least every long poll (60 s), so older ones are not counted.
+ * Whether a worker polls the task queue for workflow (or activity) tasks now. The server lists pollers for
+ * minutes after they are gone; a live one polls again at least every long poll (60 s), so older ones are
+ * not counted.
  */
-async function workerPolling(client: Client, namespace: string, taskQueue: string): Promise<boolean> {
+export async function workerPolling(
+  client: Client,
+  namespace: string,
+  taskQueue: string,
+  kind: 'workflow' | 'activity' = 'workflow',
+): Promise<boolean> {
+  const { TaskQueueType } = proto.temporal.api.enums.v1;
   const response = await client.workflowService.describeTaskQueue({
     namespace,
     taskQueue: { name: taskQueue },
-    taskQueueType: proto.temporal.api.enums.v1.TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW,
+    taskQueueType:
+      kind === 'workflow' ? TaskQueueType.TASK_QUEUE_TYPE_WORKFLOW : TaskQueueType.TASK_QUEUE_TYPE_ACTIVITY,
   });
   const recent = Date.now() - 75_000;
   return (response.pollers ?? []).some(
@@ -303,7 +369,7 @@ export async function verifyCommand(id: string): Promise<number> {
       console.log(`${source}: ${v.correct}/${v.samples} correct${noAnswer} (verifier ${v.verifierVersion})`);
     }
     console.log(
-      `Verdicts in ${path.join(input.runDir, VERDICTS_DIR)}, metrics in ${path.join(input.runDir, result.metrics)}`,
+      `Verdicts in ${where(openStore(input.runDir), VERDICTS_DIR)}, metrics in ${where(openStore(input.runDir), result.metrics)}`,
     );
     return 0;
   } finally {

@@ -133,6 +133,11 @@ export const ProblemsSchema = z
         answer: z.string().optional(),
         id: z.string().optional(),
         level: z.string().optional(),
+        /**
+         * The human-written solution (the `gold` data source's training text); default `answer` for gsm8k
+         * (its worked solution ending `#### N`), `solution` for math, none for generic.
+         */
+        solution: z.string().optional(),
       })
       .strict()
       .prefault({}),
@@ -193,19 +198,33 @@ export const BudgetSchema = z.discriminatedUnion('mode', [
     .strict(),
 ]);
 
+/** The judge's prompt unless `analysis.judge.prompt` gives another: the same for training data and test outputs. */
+export const DEFAULT_JUDGE_PROMPT =
+  'You are grading a solution to a math problem. The final answer is known to be correct. ' +
+  'Decide whether the reasoning is also correct: no wrong steps, no unjustified leaps, no lucky guesses.\n\n' +
+  'Problem:\n{question}\n\nReference answer: {gold}\n\nSolution:\n{solution}\n\n' +
+  'Reply with one word on the last line: VALID or INVALID.';
+
 export const JudgeSchema = z
   .object({
     /** Correct-answer solutions judged per source. */
     sampleSize: z.number().int().positive().default(50),
     seed: z.number().int().nonnegative().default(0),
-    prompt: z
-      .string()
-      .default(
-        'You are grading a solution to a math problem. The final answer is known to be correct. ' +
-          'Decide whether the reasoning is also correct: no wrong steps, no unjustified leaps, no lucky guesses.\n\n' +
-          'Problem:\n{question}\n\nReference answer: {gold}\n\nSolution:\n{solution}\n\n' +
-          'Reply with one word on the last line: VALID or INVALID.',
-      ),
+    prompt: z.string().default(DEFAULT_JUDGE_PROMPT),
+  })
+  .strict();
+
+/**
+ * The FPR of evaluated models' test outputs (`evaluation.judgeOutputs`; off when absent): after each
+ * evaluation's greedy pass, a seeded sample of its correct outputs, stratified by level like the training
+ * data's (core/fpr-sample.ts), is rated by models.judge with the analysis judge's prompt. The paper judged
+ * 500 outputs per model; the default here is 50.
+ */
+export const JudgeOutputsSchema = z
+  .object({
+    /** Correct test outputs judged per evaluation (all of them when fewer). The paper: 500. */
+    sampleSize: z.number().int().positive().default(50),
+    seed: z.number().int().nonnegative().default(0),
   })
   .strict();
 
@@ -260,6 +279,27 @@ export const FinetuneSchema = z
   })
   .strict();
 
+/**
+ * The warm-up stage: before sampling, WC and SE are each finetuned on the reference solutions of warm-up
+ * problems (disjoint from the study's problems and test questions), in the evaluation prompt's format with
+ * "The answer is N." ending each solution; the warmed-up models are then WC and SE everywhere (sampling,
+ * and the bases of the WC-LM and SE-LM setups). For models too small to follow the answer format at all.
+ */
+export const WarmupSchema = z
+  .object({
+    /** Problems with GSM8K-style reference solutions (`answer`: worked solution ending "#### N"). */
+    problems: ProblemsSchema,
+    /** Optimizer steps of each warm-up job (the same for WC and SE). */
+    steps: z.number().int().positive(),
+    /** Examples per optimizer step. */
+    batchSize: z.number().int().positive().default(8),
+    hyperparameters: HyperparametersSchema.prefault({}),
+    pollIntervalSeconds: z.number().positive().default(15),
+    /** A warm-up job running longer than this is cancelled and fails the stage. */
+    maxJobHours: z.number().positive().default(72),
+  })
+  .strict();
+
 /** maj@k beside greedy pass@1 (the paper: k in {1, 4, 8, 16} at temperature 0.7). */
 export const MajoritySchema = z
   .object({
@@ -289,6 +329,8 @@ export const EvaluationSchema = z
     batchSize: z.number().int().positive().default(16),
     /** maj@k curve from a second, sampled pass (off when absent). */
     majority: MajoritySchema.optional(),
+    /** Judge a sample of each evaluation's correct greedy outputs (needs models.judge; off when absent). */
+    judgeOutputs: JudgeOutputsSchema.optional(),
     /**
      * The prompt of finetuning data and of every evaluation (base and finetuned alike, so they compare):
      * system + user template, no few-shot. A `preset` supplies its system and user template only.
@@ -343,6 +385,15 @@ export const ExperimentConfigSchema = z
       .object({
         /** Questions per sampling activity: the unit of idempotency and retry. */
         batchSize: z.number().int().positive().default(8),
+        /**
+         * Budgeted modes: up to this many rounds' samples of a batch are drawn by one activity (in requests of
+         * up to `maxN` choices where the endpoint takes `n`), as long as the worst case of all of them fits in
+         * what is left; near the end of the budget the rounds that fit are fewer, down to one. The budget
+         * checks are those of one round per activity (a request of n choices bills its prompt once, so it
+         * may buy more samples); the activities are about this many times fewer. 1: one round per activity.
+         * Default `DEFAULT_ROUNDS_PER_ACTIVITY`.
+         */
+        roundsPerActivity: z.number().int().positive().optional(),
       })
       .strict()
       .prefault({}),
@@ -359,6 +410,13 @@ export const ExperimentConfigSchema = z
         /** Fraction of training questions withheld for eval loss during finetuning (default 0). */
         validationFraction: z.number().min(0).max(0.5).default(0),
         seed: z.number().int().nonnegative().default(0),
+        /**
+         * A third finetuning data source, `gold` (the paper's GT row): one human-written solution per training
+         * question, from the problem file's solution field (`problems.fields.solution`), finetuned in every
+         * setup exactly like WC and SE data. Off by default (a generic problem file need not carry
+         * solutions); with it on, a training problem without a solution fails the prepare stage.
+         */
+        gold: z.boolean().default(false),
       })
       .strict()
       .prefault({}),
@@ -372,6 +430,7 @@ export const ExperimentConfigSchema = z
       })
       .strict()
       .prefault({}),
+    warmup: WarmupSchema.optional(),
     finetune: FinetuneSchema.optional(),
     evaluation: EvaluationSchema.optional(),
     /**
@@ -390,8 +449,28 @@ export const ExperimentConfigSchema = z
       .object({
         namespace: z.string().default('default'),
         taskQueue: z.string().default('wcse'),
+        /**
+         * Task queues per worker role (core/task-queues.ts): a role left out runs on `taskQueue`, so by
+         * default everything is on one queue. `sampling` may name one queue per source ({ wc, se }).
+         */
+        taskQueues: z
+          .object({
+            sampling: z
+              .union([z.string().min(1), z.object({ wc: z.string().min(1), se: z.string().min(1) }).strict()])
+              .optional(),
+            cpu: z.string().min(1).optional(),
+            finetune: z.string().min(1).optional(),
+            eval: z.string().min(1).optional(),
+          })
+          .strict()
+          .optional(),
         /** A worker that stops heartbeating this long is presumed dead and its activity is retried elsewhere. */
         heartbeatTimeoutSeconds: z.number().positive().default(60),
+        /**
+         * The longest one attempt of verify, analyse or datasets may run; default 1 hour plus 1 hour per
+         * million samples of the run (workflows/activity-options.ts runDirStageTimeout).
+         */
+        stageTimeoutMinutes: z.number().positive().optional(),
       })
       .strict()
       .prefault({}),
@@ -399,6 +478,9 @@ export const ExperimentConfigSchema = z
   .strict();
 
 export type ExperimentConfig = z.infer<typeof ExperimentConfigSchema>;
+
+/** `sampling.roundsPerActivity` when the config does not give it. */
+export const DEFAULT_ROUNDS_PER_ACTIVITY = 8;
 export type ModelConfig = z.infer<typeof ModelSchema>;
 export type SamplingParams = z.infer<typeof SamplingParamsSchema>;
 export type BudgetConfig = z.infer<typeof BudgetSchema>;
@@ -407,8 +489,19 @@ export type HyperparametersConfig = z.infer<typeof HyperparametersSchema>;
 export type FinetuneConfig = z.infer<typeof FinetuneSchema>;
 export type EvaluationConfig = z.infer<typeof EvaluationSchema>;
 export type MajorityConfig = z.infer<typeof MajoritySchema>;
+export type WarmupConfig = z.infer<typeof WarmupSchema>;
 export type Source = 'wc' | 'se';
 export const SOURCES: readonly Source[] = ['wc', 'se'];
+/** A finetuning data source: a sampled source, or `gold` (the problems' human-written solutions). */
+export type DataSource = Source | 'gold';
+export const DATA_SOURCES: readonly DataSource[] = ['wc', 'se', 'gold'];
+
+/**
+ * `datasets.gold` (false for configs recorded in workflow histories before the gold source existed).
+ */
+export function goldSourceOf(config: ExperimentConfig): boolean {
+  return (config.datasets as Partial<ExperimentConfig['datasets']>).gold === true;
+}
 
 /** The error for a parameter count below `MIN_PLAUSIBLE_PARAMS`, suggesting the unit it probably lacks. */
 function implausibleParamsMessage(value: number | string, parsed: number): string {
@@ -485,6 +578,8 @@ export function crossFieldProblems(config: ExperimentConfig): string[] {
     problems.push(...trainingProblems(config.finetune, config.problems.holdOut !== undefined));
   }
   if (config.evaluation) problems.push(...evaluationProblems(config.evaluation));
+  if (config.evaluation?.judgeOutputs && !config.models.judge)
+    problems.push('evaluation.judgeOutputs: judging test outputs needs a judge model (models.judge)');
   const heldOutElsewhere = [
     ...(config.finetune?.validation?.holdOut !== undefined ? ['finetune.validation.holdOut'] : []),
     ...(config.evaluation?.problems?.holdOut !== undefined ? ['evaluation.problems.holdOut'] : []),

@@ -34,13 +34,63 @@ export interface DatasetOptions {
   seed: number;
 }
 
+/** One question's part of a dataset selection (selectQuestion). */
+export interface QuestionSelection {
+  kept: CorrectSolution[];
+  validation: boolean;
+  duplicates: number;
+  duplicatesDropped: number;
+  cappedDropped: number;
+}
+
 /**
- * In sample-index order per question: with `dedupe`, the first occurrence of each unique solution; then
- * the first `maxPerQuestion` of those; questions go to validation by a stable hash of (seed, question id).
+ * One question's correct solutions, given in sample order: sorted by sample index (stably); with `dedupe`,
+ * the first occurrence of each unique solution; then the first `maxPerQuestion` of those; the question goes
+ * to validation by a stable hash of (seed, question id). Streaming stages call it per question.
+ */
+export function selectQuestion(
+  questionId: string,
+  solutions: CorrectSolution[],
+  options: DatasetOptions,
+): QuestionSelection {
+  const list = [...solutions].sort((a, b) => a.sampleIndex - b.sampleIndex);
+  const seen = new Set<string>();
+  const unique: CorrectSolution[] = [];
+  let duplicates = 0;
+  let duplicatesDropped = 0;
+  for (const solution of list) {
+    const identity = solutionIdentity(solution.text);
+    const repeated = seen.has(identity);
+    seen.add(identity);
+    if (repeated) duplicates++;
+    if (repeated && options.dedupe) {
+      duplicatesDropped++;
+      continue;
+    }
+    unique.push(solution);
+  }
+  const kept = options.maxPerQuestion ? unique.slice(0, options.maxPerQuestion) : unique;
+  return {
+    kept,
+    validation: inValidation(questionId, options),
+    duplicates,
+    duplicatesDropped,
+    cappedDropped: unique.length - kept.length,
+  };
+}
+
+/** Question ids in the order datasets list them (code-unit order). */
+export function compareQuestionIds(a: string, b: string): number {
+  return a < b ? -1 : a > b ? 1 : 0;
+}
+
+/**
+ * Per question (in question-id order; see selectQuestion): the kept solutions, split into train and
+ * validation by question. For data in memory; the datasets stage streams per question instead.
  */
 export function selectDataset(solutions: CorrectSolution[], options: DatasetOptions): DatasetSelection {
   const byQuestion = new Map<string, CorrectSolution[]>();
-  for (const solution of [...solutions].sort((a, b) => a.sampleIndex - b.sampleIndex)) {
+  for (const solution of solutions) {
     const list = byQuestion.get(solution.questionId) ?? [];
     list.push(solution);
     byQuestion.set(solution.questionId, list);
@@ -52,29 +102,22 @@ export function selectDataset(solutions: CorrectSolution[], options: DatasetOpti
     duplicatesDropped: 0,
     cappedDropped: 0,
   };
-  for (const [questionId, list] of [...byQuestion].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))) {
-    const seen = new Set<string>();
-    const unique: CorrectSolution[] = [];
-    for (const solution of list) {
-      const identity = solutionIdentity(solution.text);
-      const repeated = seen.has(identity);
-      seen.add(identity);
-      if (repeated) selection.duplicates++;
-      if (repeated && options.dedupe) {
-        selection.duplicatesDropped++;
-        continue;
-      }
-      unique.push(solution);
-    }
-    const kept = options.maxPerQuestion ? unique.slice(0, options.maxPerQuestion) : unique;
-    selection.cappedDropped += unique.length - kept.length;
-    const bucket = inValidation(questionId, options) ? selection.validation : selection.train;
-    bucket.push(...kept);
+  for (const questionId of [...byQuestion.keys()].sort(compareQuestionIds)) {
+    const chosen = selectQuestion(questionId, byQuestion.get(questionId)!, options);
+    selection.duplicates += chosen.duplicates;
+    selection.duplicatesDropped += chosen.duplicatesDropped;
+    selection.cappedDropped += chosen.cappedDropped;
+    const bucket = chosen.validation ? selection.validation : selection.train;
+    for (const solution of chosen.kept) bucket.push(solution);
   }
   return selection;
 }
 
-function inValidation(questionId: string, options: { validationFraction: number; seed: number }): boolean {
+/** Whether a question goes to the validation split: a stable hash of (seed, question id) under the fraction. */
+export function inValidation(
+  questionId: string,
+  options: { validationFraction: number; seed: number },
+): boolean {
   if (options.validationFraction <= 0) return false;
   return unitHash(`${options.seed}\u0000${questionId}`) < options.validationFraction;
 }

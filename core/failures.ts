@@ -47,6 +47,11 @@ export const FailureType = {
    * differs from its meta.json. The message names the file (and line); a retry reads the same bytes.
    */
   CorruptArtifact: 'CorruptArtifact',
+  /**
+   * A stage's own partial output changed under it (an abandoned attempt still running beside its retry):
+   * retryable, the next attempt starts clean.
+   */
+  StageInterrupted: 'StageInterrupted',
   /** The run directory belongs to another experiment (its owner.json names a different id). */
   RunDirOwned: 'RunDirOwned',
   /**
@@ -54,6 +59,11 @@ export const FailureType = {
    * the batch is sent, since a retry would pay for responses it cannot keep.
    */
   SaveFailed: 'SaveFailed',
+  /**
+   * A workflow's input breaks a rule `validateConfig` enforces (e.g. a student setup without a student
+   * model): the workflow was started with a config that skipped validation; a retry sees the same input.
+   */
+  InvalidConfig: 'InvalidConfig',
 } as const;
 
 export type HttpFailureType = `Http${number}`;
@@ -74,6 +84,7 @@ export const NON_RETRYABLE_TYPES: ReadonlySet<FailureTypeName> = new Set<Failure
   FailureType.CorruptArtifact,
   FailureType.RunDirOwned,
   FailureType.SaveFailed,
+  FailureType.InvalidConfig,
 ]);
 
 /** A failure of one of the named types; retryable or not as `NON_RETRYABLE_TYPES` says. */

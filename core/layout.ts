@@ -1,6 +1,6 @@
 // The run directory's layout: every artifact key an experiment reads or writes, named here and nowhere
 // else. Pure (keys are strings relative to the run directory), so workflows may use it too.
-import type { Source } from './config.js';
+import type { DataSource, Source } from './config.js';
 import type { Setup } from './results.js';
 
 /**
@@ -25,13 +25,25 @@ import type { Setup } from './results.js';
  *     verdicts/<source>.jsonl              per sample: extracted answer, normalised form, correct, reason
  *                                          (verdictsKey)
  *     verdicts/<source>.meta.json          verifier version, answer format and counts (verdictsMetaKey)
+ *     verdicts/<source>.parts/<attempt>/part-NNNNN.jsonl   an unfinished verify attempt's verdicts so
+ *                                          far, one part per checkpoint (verdictPartKey); a retried attempt
+ *                                          continues its predecessor's; joined into the .jsonl and removed
  *     judge/<source>.json                  the judged false-positive rate (judgeResultKey)
  *     judge/<source>/<question>-<i>.json   one judgment, saved as paid (judgmentKey)
+ *     labels/sheet.csv, labels/sheet.html  the human labelling sheet of `wcse label`: the judge's stratified
+ *                                          sample, per source (LABEL_SHEET_KEYS)
+ *     labels/sheet.json                    the sheet's items, what `wcse label --import` checks a file against
+ *     labels/human.json                    the imported human labels, by item (HUMAN_LABELS_KEY)
  *     metrics.json                         coverage@k and diversity@k for k = 1..S, per level, FPR (METRICS_KEY)
- *     datasets/<source>/                   finetuning data (datasetDir)
+ *     datasets/<data>/                     finetuning data (datasetDir); <data> is wc, se or gold
  *         train.jsonl, validation.jsonl    chat-format examples (datasetKey)
  *         manifest.json                    counts and sha256 of both (datasetManifestKey)
- *     finetune/<setup>-on-<source>/        one fine-tuning job (finetuneDir)
+ *     datasets/gold/solutions.jsonl        with datasets.gold: each training question's human-written
+ *                                          solution, recorded by the prepare stage (GOLD_SOLUTIONS_KEY)
+ *     warmup/dataset.jsonl                 with `warmup`: the warm-up problems' reference solutions as chat
+ *                                          finetuning examples (WARMUP_DATASET_KEY)
+ *     warmup/<source>/job.json|events.json|result.json   the warm-up job of WC or SE (warmupFinetuneFiles)
+ *     finetune/<setup>-on-<data>/          one fine-tuning job (finetuneDir)
  *         job.json                         file ids and job id, saved the moment they exist (finetuneFiles)
  *         events.json                      the service's job events
  *         result.json                      the fine-tuned model; present = done
@@ -50,8 +62,28 @@ import type { Setup } from './results.js';
  *         result-<fingerprints>.json       accuracy, pass@k, maj@k curve, named by its passes and its
  *                                          grading (verifier version, fallback); present = done
  *                                          (evalPassResultKey)
+ *         judge-<pass>-<judge>/<question>-<i>.json   with evaluation.judgeOutputs: one judgment of a
+ *                                          correct greedy output, saved as paid; <judge> hashes the judge
+ *                                          model, endpoint and prompt (outputJudgmentKey)
+ *         judge-<pass>-<judge>.json        the FPR of the pass's judged correct outputs (outputsJudgeResultKey)
  *     report.md, report.json               the report (REPORT_MD_KEY, REPORT_JSON_KEY)
  *     charts/<name>.svg|png                its charts (chartKey)
+ *
+ * A study (workflows/study.ts) writes into its study directory (`<studyDir>`; studySubdir joins a key to it):
+ *
+ *     pools/<pool>/                        the pool's run directory, laid out as above: problems.jsonl,
+ *                                          plan.json, samples/, verdicts/, eval/problems*.jsonl, and the
+ *                                          base models' evaluations eval/base-<model>/ (studyPoolDir)
+ *     datasets/<datasetId>/                one arm view's finetuning data, by content id (core/study-plan.ts):
+ *                                          problems.jsonl (the pool's) and datasets/<source>/train.jsonl,
+ *                                          validation.jsonl, manifest.json as above (studyDatasetDir)
+ *         view.json                        the view's definition and its coverage/diversity (STUDY_VIEW_KEY)
+ *     jobs/<jobId>/                        one fine-tuning job and its evaluations, by content id: the
+ *                                          dataset's files and eval/problems*.jsonl copied in, then
+ *                                          finetune/<setup>-on-<source>/ and eval/<setup>-on-<source>/ as
+ *                                          above (studyJobDir)
+ *     arms/<arm>/result.json               one arm's result; present with the same plan = done (studyArmResultKey)
+ *     report.md, report.json               the study report (REPORT_MD_KEY, REPORT_JSON_KEY)
  */
 export const OWNER_KEY = 'owner.json';
 export const EXPERIMENT_KEY = 'experiment.json';
@@ -107,6 +139,14 @@ export function verdictsMetaKey(source: Source): string {
   return `${VERDICTS_DIR}/${source}.meta.json`;
 }
 
+export function verdictPartsDir(source: Source): string {
+  return `${VERDICTS_DIR}/${source}.parts`;
+}
+
+export function verdictPartKey(source: Source, attempt: string, part: number): string {
+  return `${verdictPartsDir(source)}/${attempt}/part-${String(part).padStart(5, '0')}.jsonl`;
+}
+
 export function judgeResultKey(source: Source): string {
   return `judge/${source}.json`;
 }
@@ -115,25 +155,45 @@ export function judgmentKey(source: Source, questionId: string, sampleIndex: num
   return `judge/${source}/${questionId}-${sampleIndex}.json`;
 }
 
-export function datasetDir(source: Source): string {
+/** The human labelling sheet (`wcse label <id>`): CSV and HTML for the labeller, JSON for the import check. */
+export const LABEL_SHEET_KEYS = {
+  csv: 'labels/sheet.csv',
+  html: 'labels/sheet.html',
+  json: 'labels/sheet.json',
+} as const;
+
+/** Human labels folded in by `wcse label <id> --import FILE`; the report reads them. */
+export const HUMAN_LABELS_KEY = 'labels/human.json';
+
+export function datasetDir(source: DataSource): string {
   return `datasets/${source}`;
 }
 
-export function datasetKey(source: Source, split: 'train' | 'validation'): string {
+export function datasetKey(source: DataSource, split: 'train' | 'validation'): string {
   return `${datasetDir(source)}/${split}.jsonl`;
 }
 
-export function datasetManifestKey(source: Source): string {
+export function datasetManifestKey(source: DataSource): string {
   return `${datasetDir(source)}/manifest.json`;
 }
 
-export function finetuneDir(setup: Setup, data: Source): string {
+export const GOLD_SOLUTIONS_KEY = 'datasets/gold/solutions.jsonl';
+
+export const WARMUP_DATASET_KEY = 'warmup/dataset.jsonl';
+
+/** The warm-up job of one sampled source's model (the `warmup` stage). */
+export function warmupFinetuneFiles(source: Source): { job: string; events: string; result: string } {
+  const dir = `warmup/${source}`;
+  return { job: `${dir}/job.json`, events: `${dir}/events.json`, result: `${dir}/result.json` };
+}
+
+export function finetuneDir(setup: Setup, data: DataSource): string {
   return `finetune/${setup}-on-${data}`;
 }
 
 export function finetuneFiles(
   setup: Setup,
-  data: Source,
+  data: DataSource,
   /** A learning rate's index in a model-selection grid; absent: the setup's one job. */
   gridPoint?: number,
 ): { job: string; events: string; result: string } {
@@ -147,7 +207,7 @@ export const VALIDATION_PROBLEMS_KEY = 'finetune/validation-problems.jsonl';
 /** One checkpoint's validation score: its sampled batch (without extension) and its result. */
 export function selectionKeys(
   setup: Setup,
-  data: Source,
+  data: DataSource,
   gridPoint: number,
   step: number,
 ): { batch: string; result: string } {
@@ -174,6 +234,45 @@ export function evalPassResultKey(evalId: string, name: string): string {
   return `${evalDir(evalId)}/${name}.json`;
 }
 
+/** One judgment of an evaluation's correct test output (`evaluation.judgeOutputs`), saved as paid. */
+export function outputJudgmentKey(
+  evalId: string,
+  pass: string,
+  judge: string,
+  questionId: string,
+  sampleIndex: number,
+): string {
+  return `${evalDir(evalId)}/judge-${pass}-${judge}/${questionId}-${sampleIndex}.json`;
+}
+
+/** The FPR of an evaluation pass's judged correct test outputs, by one judge (model, endpoint, prompt). */
+export function outputsJudgeResultKey(evalId: string, pass: string, judge: string): string {
+  return `${evalDir(evalId)}/judge-${pass}-${judge}.json`;
+}
+
 export function chartKey(name: string, format: 'svg' | 'png'): string {
   return `${CHARTS_DIR}/${name}.${format}`;
+}
+
+/** A key (or run directory) inside a study directory, a local path or a store URI alike. */
+export function studySubdir(studyDir: string, key: string): string {
+  return `${studyDir.replace(/\/+$/, '')}/${key}`;
+}
+
+export function studyPoolDir(pool: string): string {
+  return `pools/${pool}`;
+}
+
+export function studyDatasetDir(datasetId: string): string {
+  return `datasets/${datasetId}`;
+}
+
+export const STUDY_VIEW_KEY = 'view.json';
+
+export function studyJobDir(jobId: string): string {
+  return `jobs/${jobId}`;
+}
+
+export function studyArmResultKey(arm: string): string {
+  return `arms/${arm}/result.json`;
 }

@@ -1,5 +1,12 @@
 // The compute-matched plan (Bansal et al. 2024): at equal FLOPs, S_WC = S_SE * P_SE / P_WC.
-import type { BudgetConfig, ExperimentConfig, ModelConfig, Source } from './config.js';
+import {
+  DEFAULT_ROUNDS_PER_ACTIVITY,
+  type BudgetConfig,
+  type ExperimentConfig,
+  type ModelConfig,
+  type Source,
+} from './config.js';
+import { warmupPlanNote } from './warmup.js';
 
 export interface PromptTokenStats {
   /** Sum over questions of the estimated prompt tokens of one request. */
@@ -145,6 +152,8 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
   if (budget.expectedTokensPerSample === undefined) {
     notes.push('Expected tokens assume every sample uses max_tokens (set budget.expectedTokensPerSample).');
   }
+  const warmupNote = warmupPlanNote(config);
+  if (warmupNote) notes.push(warmupNote);
   const promptMax = (source: Source) =>
     inputs.promptTokens[source].upperBoundPerRequestMax ??
     inputs.promptTokens[source].upperBoundPerRequestSum;
@@ -315,6 +324,14 @@ export function planComputeMatched(config: ExperimentConfig, inputs: PlanInputs)
       "one sample's worst case of their budget and spending never passes it. Coverage and diversity curves " +
       "run to the samples every question got; each question's estimate uses all of its own samples.",
   );
+  const roundsPerActivity = config.sampling.roundsPerActivity ?? DEFAULT_ROUNDS_PER_ACTIVITY;
+  if (roundsPerActivity > 1) {
+    notes.push(
+      `One sampling activity draws up to ${roundsPerActivity} rounds of its batch (sampling.roundsPerActivity), ` +
+        'in requests of up to maxN samples where the endpoint takes n, while the worst case of all of them ' +
+        'fits: the same rounds and budget checks, about that many times fewer activities.',
+    );
+  }
   return finish(budgetedPlan('wc', wc), budgetedPlan('se', se));
 }
 

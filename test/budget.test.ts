@@ -59,7 +59,8 @@ describe('flops budget', () => {
       ({ server }) => ({
         models: wcSeModels(server.baseURL, { wc: 1e9, se: 20e9 }, { sampling: { maxTokens: 12 } }, 'weak'),
         budget: { mode: 'flops', flopsPerSource: budget },
-        sampling: { batchSize: 2 },
+        // One round per activity: the loop stays long enough to continue as new.
+        sampling: { batchSize: 2, roundsPerActivity: 1 },
       }),
     );
     const { server } = study;

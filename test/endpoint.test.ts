@@ -295,6 +295,30 @@ describe('Semaphore', () => {
   });
 });
 
+describe('Semaphore priorities', () => {
+  it('serves lower priorities first, first come first served among equals', async () => {
+    const semaphore = new Semaphore(1);
+    const release = await semaphore.acquire();
+    const order: string[] = [];
+    const waiting = (
+      [
+        ['late batch', 3],
+        ['no priority', undefined],
+        ['early batch a', 1],
+        ['early batch b', 1],
+      ] as const
+    ).map(([name, priority]) =>
+      semaphore.acquire(undefined, priority).then((next) => {
+        order.push(name);
+        next();
+      }),
+    );
+    release();
+    await Promise.all(waiting);
+    expect(order).toEqual(['early batch a', 'early batch b', 'late batch', 'no priority']);
+  });
+});
+
 describe('RateLimiter (fake time)', () => {
   beforeAll(() => {
     vi.useFakeTimers();
@@ -416,6 +440,22 @@ describe('callChat against the scripted endpoint', () => {
     setTimeout(() => controller.abort(reason), 50);
     await expect(waiting).rejects.toBe(reason);
     expect(server.stats.received).toBe(1);
+  });
+
+  it('aborts a request in flight with the signal, leaving no listener per request on it', async () => {
+    const model = echoModel({ concurrency: 4 });
+    const controller = new AbortController();
+    const added = vi.spyOn(controller.signal, 'addEventListener');
+    for (let i = 0; i < 5; i++) await callChat(model, body(model, `q${i}`), call(controller.signal));
+    // One listener for the signal, whatever the number of requests (the client's stays on its own signal).
+    expect(added.mock.calls.length).toBeLessThanOrEqual(1);
+    server.holdAfter(0);
+    const inFlight = callChat(model, body(model, 'held'), call(controller.signal));
+    await server.waitForHeld(1, 5_000);
+    const reason = new CancelledFailure('cancelled');
+    controller.abort(reason);
+    await expect(inFlight).rejects.toBe(reason);
+    server.release();
   });
 
   it('maps an error answer to its failure type', async () => {

@@ -179,7 +179,8 @@ describe('equal spend', () => {
           }),
         },
         budget: { mode: 'price', usdPerSource: usd, samplesPerRound: 1 },
-        sampling: { batchSize: 20 },
+        // One round per request: the full rounds' gap this test starts from (n > 1 bills a prompt once).
+        sampling: { batchSize: 20, roundsPerActivity: 1 },
       }),
     );
     expect(result.sampling.se.rounds).toBe(1);

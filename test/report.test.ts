@@ -353,6 +353,9 @@ describe('the report with three finetuning setups', () => {
       invalid: 12,
       unparsed: 1,
       judgeModel: 'gemini-1.5-pro',
+      // A judge result from before these were recorded.
+      correctSamples: null,
+      stratifiedByLevel: null,
     });
     expect(doc.data.wc.dataset).toMatchObject({
       trainExamples: 3400,

@@ -5,7 +5,7 @@ import path from 'node:path';
 import { WorkflowNotFoundError, type Client, type Connection } from '@temporalio/client';
 import { NativeConnection, Worker } from '@temporalio/worker';
 import type * as activities from '../activities/index.js';
-import { answerFormatOf, SOURCES, type ExperimentConfig, type Source } from '../core/config.js';
+import { answerFormatOf, SOURCES, type DataSource, type ExperimentConfig } from '../core/config.js';
 import { planComputeMatched, type Plan } from '../core/plan.js';
 import { promptTokenStats } from '../core/prompt-stats.js';
 import { EMPTY_LEDGER, type DatasetManifest, type Problem } from '../core/records.js';
@@ -44,10 +44,20 @@ const STAGE_OF: Record<keyof Activities, Stage> = {
   judgeFalsePositives: 'judge',
   analyseRun: 'analyse',
   buildDataset: 'datasets',
+  buildGoldDataset: 'datasets',
+  buildWarmupDataset: 'warmup',
   runFinetuneJob: 'finetune',
   validateCheckpoint: 'finetune',
   evaluateModel: 'finetune',
+  judgeTestOutputs: 'finetune',
   writeReport: 'report',
+  // The study workflow's activities (workflows/study.ts): never called by an experiment.
+  planStudyRun: 'prepare',
+  buildStudyView: 'datasets',
+  stageStudyJob: 'finetune',
+  readStudyArmResult: 'report',
+  writeStudyArmResult: 'report',
+  writeStudyReport: 'report',
 };
 
 /** A promise the test resolves; activities wait on it to hold the workflow in a stage. */
@@ -74,7 +84,7 @@ function callsOf<K extends keyof Activities>(name: K): Array<Parameters<Activiti
   return calls.filter((call) => call.name === name).map((call) => call.input as Parameters<Activities[K]>[0]);
 }
 
-function manifest(source: Source, examples: number): DatasetManifest {
+function manifest(source: DataSource, examples: number): DatasetManifest {
   const part = (split: string, n: number) => ({
     key: `datasets/${source}/${split}.jsonl`,
     examples: n,
@@ -143,6 +153,14 @@ const mocks: Activities = {
     // SE contributes no training data: every setup trains on WC data only.
     return manifest(input.source, input.source === 'wc' ? 3 : 0);
   }),
+  buildGoldDataset: vi.fn(async (input) => {
+    calls.push({ name: 'buildGoldDataset', input });
+    return manifest('gold', 2);
+  }),
+  buildWarmupDataset: vi.fn(async (input) => {
+    calls.push({ name: 'buildWarmupDataset', input });
+    return { key: 'warmup/dataset.jsonl', examples: 4, sha256: 'sha-warmup' };
+  }),
   runFinetuneJob: vi.fn(async (input) => {
     calls.push({ name: 'runFinetuneJob', input });
     return {
@@ -185,11 +203,43 @@ const mocks: Activities = {
       verifierVersion: 'mock',
     };
   }),
+  judgeTestOutputs: vi.fn(async (input) => {
+    calls.push({ name: 'judgeTestOutputs', input });
+    return {
+      ...input.evaluation,
+      testSet: input.evaluation.testSet ?? 'test',
+      pass: input.evaluation.fingerprint ?? 'greedy-mock',
+      judged: 2,
+      invalid: 1,
+      unparsed: 0,
+      fpr: 0.5,
+      ci: { low: 0, high: 1 },
+      judgeModel: input.judge.model,
+      correctOutputs: 2,
+      sampleSize: input.sampleSize,
+      seed: input.seed,
+      stratifiedByLevel: false,
+    };
+  }),
   writeReport: vi.fn(async (input) => {
     calls.push({ name: 'writeReport', input });
     return { reportJson: 'report.json', reportMd: 'report.md', charts: [], headline: 'mock' };
   }),
+  ...studyActivitiesNeverCalled(),
 };
+
+/** The study workflow's activities: an experiment never calls them. */
+function studyActivitiesNeverCalled() {
+  const never = (name: string) => () => Promise.reject(new Error(`${name}: not an experiment activity`));
+  return {
+    planStudyRun: vi.fn(never('planStudyRun')),
+    buildStudyView: vi.fn(never('buildStudyView')),
+    stageStudyJob: vi.fn(never('stageStudyJob')),
+    readStudyArmResult: vi.fn(never('readStudyArmResult')),
+    writeStudyArmResult: vi.fn(never('writeStudyArmResult')),
+    writeStudyReport: vi.fn(never('writeStudyReport')),
+  };
+}
 
 /** The stages in the order their activities were first called. */
 function stageOrder(): Stage[] {

@@ -26,12 +26,25 @@ function heartbeat(seconds: number): Duration {
  * Work on the run directory only (prepare, verify, analyse, datasets, report): a fault that survives a
  * few quick retries is not transient.
  */
-export function runDirActivityOptions(heartbeatTimeoutSeconds: number): ActivityOptions {
+export function runDirActivityOptions(
+  heartbeatTimeoutSeconds: number,
+  startToCloseTimeout: Duration = '1 hour',
+): ActivityOptions {
   return {
-    startToCloseTimeout: '1 hour',
+    startToCloseTimeout,
     heartbeatTimeout: heartbeat(heartbeatTimeoutSeconds),
     retry: retryPolicy({ maximumInterval: '1 minute', maximumAttempts: 10 }),
   };
+}
+
+/**
+ * How long one attempt of a stage over a run's samples (verify, analyse, datasets) may take: the configured
+ * `temporal.stageTimeoutMinutes`, else 1 hour plus 1 hour per million samples (they stream at well over
+ * 10k samples/s per core, so this leaves ample slack while still ending an attempt that hangs).
+ */
+export function runDirStageTimeout(samples: number, configuredMinutes?: number): Duration {
+  const minutes = configuredMinutes ?? 60 + Math.ceil((60 * samples) / 1_000_000);
+  return `${minutes} minutes`;
 }
 
 /**
@@ -64,4 +77,12 @@ export function trainingActivityOptions(
     cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED,
     retry: retryPolicy({ initialInterval: '5 seconds', maximumInterval: '5 minutes', maximumAttempts: 20 }),
   };
+}
+
+/**
+ * `options` on `taskQueue` (a role's queue from core/task-queues.ts); without one, the activities run on
+ * the queue of the workflow that schedules them, as before task queues per role existed.
+ */
+export function onTaskQueue(options: ActivityOptions, taskQueue: string | undefined): ActivityOptions {
+  return taskQueue === undefined ? options : { ...options, taskQueue };
 }

@@ -23,6 +23,9 @@ import type { PreparedRun } from '../activities/prepare.js';
 import type { ReportSummary } from '../activities/report.js';
 import {
   answerFormatOf,
+  DEFAULT_JUDGE_PROMPT,
+  DEFAULT_ROUNDS_PER_ACTIVITY,
+  goldSourceOf,
   lastNumberFallbackOf,
   SOURCES,
   type ExperimentConfig,
@@ -33,9 +36,16 @@ import type { DatasetManifest, FprResult, SamplingResult, VerifySummary } from '
 import { SETUPS, type SetupResult } from '../core/results.js';
 import { baseEvaluators, trainedModelOf, withSharedBase } from '../core/setups.js';
 import type { AnswerFormat } from '../core/verify/index.js';
-import { endpointActivityOptions, runDirActivityOptions } from './activity-options.js';
+import {
+  endpointActivityOptions,
+  onTaskQueue,
+  runDirActivityOptions,
+  runDirStageTimeout,
+} from './activity-options.js';
+import { configuredTaskQueue } from '../core/task-queues.js';
 import { allOrCancel } from './all-or-cancel.js';
-import { finetuneSetupWorkflow } from './finetune-setup.js';
+import { finetuneSetupWorkflow, GOLD_SOURCE_PATCH } from './finetune-setup.js';
+import type { RunDatasets } from '../core/gold.js';
 import {
   childWorkflowId,
   experimentProgressQuery,
@@ -50,6 +60,7 @@ import {
   type Stage,
 } from './messages.js';
 import { samplingWorkflow } from './sampling.js';
+import { WARMUP_PATCH, warmupStage, type WarmupResult } from './warmup.js';
 
 export interface ExperimentInput {
   experimentId: string;
@@ -67,12 +78,15 @@ export interface ExperimentResult {
   verify: Record<Source, VerifySummary>;
   fpr: Partial<Record<Source, FprResult>>;
   metrics: string;
-  datasets: Record<Source, DatasetManifest>;
+  /** WC and SE data, and with datasets.gold the problems' human-written solutions (the GT baseline). */
+  datasets: RunDatasets;
   /** Finetune + evaluation results per enabled setup (empty when the config has no finetune section). */
   setups: SetupResult[];
   report: ReportSummary | null;
   /** Sampling and setup child workflows of this run. */
   childWorkflowIds: string[];
+  /** With `warmup`: the warm-up jobs whose models were WC and SE (absent without one). */
+  warmup?: WarmupResult;
 }
 
 type Activities = ActivityInterfaceFor<typeof activities>;
@@ -100,6 +114,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
   const run = newRun(input);
   setExperimentHandlers(run);
   const prepared = await prepareStage(run);
+  const warmup = await warmupStageOf(run);
   const sampling = await sampleStage(run, prepared);
   const verify = await verifyStage(run);
   const fpr = await judgeStage(run);
@@ -121,6 +136,7 @@ export async function experimentWorkflow(input: ExperimentInput): Promise<Experi
     datasets,
     setups,
     report,
+    ...(warmup ? { warmup } : {}),
     childWorkflowIds: [
       ...Object.values(run.progress.samplingWorkflowIds),
       ...Object.values(run.progress.setupWorkflowIds),
@@ -138,8 +154,18 @@ function newRun(input: ExperimentInput): ExperimentRun {
     config,
     runDir,
     format: answerFormatOf(config.problems),
-    local: proxyActivities<typeof activities>(runDirActivityOptions(heartbeatTimeoutSeconds)),
-    judging: proxyActivities<typeof activities>(endpointActivityOptions(heartbeatTimeoutSeconds, '4 hours')),
+    local: proxyActivities<typeof activities>(
+      onTaskQueue(
+        runDirActivityOptions(heartbeatTimeoutSeconds),
+        configuredTaskQueue(config.temporal, 'cpu'),
+      ),
+    ),
+    judging: proxyActivities<typeof activities>(
+      onTaskQueue(
+        endpointActivityOptions(heartbeatTimeoutSeconds, '4 hours'),
+        configuredTaskQueue(config.temporal, 'eval'),
+      ),
+    ),
     childId,
     progress: {
       experimentId: input.experimentId,
@@ -225,7 +251,7 @@ function samplingOverProblem(run: ExperimentRun, raise: RaiseBudget): string | n
 const CANCEL_CHILD_CURRENT_RUN = 'cancel-child-current-run';
 
 /** A child workflow's result; a cancel of the calling scope reaches the child's current run. */
-async function resultOf<T extends Workflow>(child: ChildWorkflowHandle<T>) {
+export async function resultOf<T extends Workflow>(child: ChildWorkflowHandle<T>) {
   if (patched(CANCEL_CHILD_CURRENT_RUN)) {
     const scope = CancellationScope.current();
     // Never settles unless the scope is cancelled; the child then closes as cancelled and so does this.
@@ -281,6 +307,19 @@ async function prepareStage(run: ExperimentRun): Promise<PreparedRun> {
   return prepared;
 }
 
+/**
+ * With `warmup` (patch WARMUP_PATCH): WC and SE are finetuned on the warm-up problems, and their warmed-up
+ * models replace them in `run.config` for sampling, the setups and the report.
+ */
+async function warmupStageOf(run: ExperimentRun): Promise<WarmupResult | null> {
+  const { config } = run;
+  if (!config.warmup || !patched(WARMUP_PATCH)) return null;
+  await beginStage(run, 'warmup');
+  const warmed = await warmupStage(run.runDir, run.input.experimentId, { ...config, warmup: config.warmup });
+  run.config = warmed.config;
+  return warmed.result;
+}
+
 async function sampleStage(
   run: ExperimentRun,
   prepared: PreparedRun,
@@ -303,8 +342,10 @@ async function sampleStage(
             plan: prepared.plan[source],
             questions: prepared.questions,
             batchSize: config.sampling.batchSize,
+            roundsPerActivity: config.sampling.roundsPerActivity ?? DEFAULT_ROUNDS_PER_ACTIVITY,
             heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
             promptTokensUpperBoundSum: prepared.promptTokensUpperBoundSum[source],
+            taskQueue: configuredTaskQueue(config.temporal, 'sampling', source),
           },
         ],
       });
@@ -337,12 +378,29 @@ function finalProgress(prepared: PreparedRun, result: SamplingResult): SamplingP
   };
 }
 
+/** Stage timeouts that scale with the run's samples (or come from the config); older runs keep 1 hour. */
+export const STAGE_TIMEOUTS_SCALE_PATCH = 'stage-timeouts-scale';
+
+/** The run-directory activities for a stage over every sample: timed out by the size of the run. */
+function sampleStageActivities(run: ExperimentRun): ExperimentRun['local'] {
+  if (!patched(STAGE_TIMEOUTS_SCALE_PATCH)) return run.local;
+  const samples = SOURCES.reduce((sum, source) => sum + (run.progress.sampling[source]?.samplesDone ?? 0), 0);
+  const timeout = runDirStageTimeout(samples, run.config.temporal.stageTimeoutMinutes);
+  return proxyActivities<typeof activities>(
+    onTaskQueue(
+      runDirActivityOptions(run.config.temporal.heartbeatTimeoutSeconds, timeout),
+      configuredTaskQueue(run.config.temporal, 'cpu'),
+    ),
+  );
+}
+
 async function verifyStage(run: ExperimentRun): Promise<Record<Source, VerifySummary>> {
   await beginStage(run, 'verify');
+  const local = sampleStageActivities(run);
   const [wc, se] = await allOrCancel(
     SOURCES.map(
       (source) => () =>
-        run.local.verifySource({
+        local.verifySource({
           runDir: run.runDir,
           source,
           format: run.format,
@@ -379,35 +437,33 @@ async function judgeStage(run: ExperimentRun): Promise<Partial<Record<Source, Fp
 
 async function analyseStage(run: ExperimentRun): Promise<string> {
   await beginStage(run, 'analyse');
-  const metrics = await run.local.analyseRun({ runDir: run.runDir });
+  const metrics = await sampleStageActivities(run).analyseRun({ runDir: run.runDir });
   return metrics.artifact;
 }
 
-async function datasetsStage(run: ExperimentRun): Promise<Record<Source, DatasetManifest>> {
+async function datasetsStage(run: ExperimentRun): Promise<RunDatasets> {
   await beginStage(run, 'datasets');
   const { datasets, evaluation } = run.config;
-  const [wc, se] = await allOrCancel(
-    SOURCES.map(
-      (source) => () =>
-        run.local.buildDataset({
-          runDir: run.runDir,
-          source,
-          dedupe: datasets.dedupe,
-          maxPerQuestion: datasets.maxPerQuestion,
-          validationFraction: datasets.validationFraction,
-          seed: datasets.seed,
-          prompt: evaluation?.prompt ?? { user: '{question}' },
-        }),
-    ),
-  );
-  return { wc, se };
+  const rules = {
+    runDir: run.runDir,
+    dedupe: datasets.dedupe,
+    maxPerQuestion: datasets.maxPerQuestion,
+    validationFraction: datasets.validationFraction,
+    seed: datasets.seed,
+    prompt: evaluation?.prompt ?? { user: '{question}' },
+  };
+  // The gold source (datasets.gold) is built by the same rules beside WC and SE data.
+  const gold = goldSourceOf(run.config) && patched(GOLD_SOURCE_PATCH);
+  const local = sampleStageActivities(run);
+  const [wc, se, ...goldManifest] = await allOrCancel<DatasetManifest>([
+    ...SOURCES.map((source) => () => local.buildDataset({ ...rules, source })),
+    ...(gold ? [() => local.buildGoldDataset(rules)] : []),
+  ]);
+  return { wc, se, ...(goldManifest.length ? { gold: goldManifest[0] } : {}) };
 }
 
 /** One child workflow per enabled setup; setups sharing a base model share its evaluation. */
-async function finetuneStage(
-  run: ExperimentRun,
-  datasets: Record<Source, DatasetManifest>,
-): Promise<SetupResult[]> {
+async function finetuneStage(run: ExperimentRun, datasets: RunDatasets): Promise<SetupResult[]> {
   const { config, progress } = run;
   const { finetune, evaluation } = config;
   if (!finetune || !evaluation) return [];
@@ -437,6 +493,18 @@ async function finetuneStage(
             heartbeatTimeoutSeconds: config.temporal.heartbeatTimeoutSeconds,
             evaluateBase: evaluators.get(setup) === setup,
             lastNumberFallback: lastNumberFallbackOf(config),
+            ...(evaluation.judgeOutputs && config.models.judge
+              ? {
+                  judge: {
+                    model: config.models.judge,
+                    prompt: config.analysis.judge?.prompt ?? DEFAULT_JUDGE_PROMPT,
+                  },
+                }
+              : {}),
+            taskQueues: {
+              finetune: configuredTaskQueue(config.temporal, 'finetune'),
+              eval: configuredTaskQueue(config.temporal, 'eval'),
+            },
           },
         ],
       });

@@ -1,26 +1,29 @@
-// One setup of the study (Student-LM, WC-LM or SE-LM): finetune its model on WC data and on SE data with
-// the same hyperparameters, then evaluate both finetuned models and the untouched base on the test split.
+// One setup of the study (Student-LM, WC-LM or SE-LM): finetune its model on WC data and on SE data (and on
+// the problems' human-written solutions, the GT baseline, with datasets.gold) with the same steps, batch
+// size, learning-rate grid and checkpoint selection, then evaluate every finetuned model and the untouched
+// base on the test split.
 import {
   allHandlersFinished,
   condition,
   log,
+  patched,
   proxyActivities,
   type ActivityInterfaceFor,
 } from '@temporalio/workflow';
 import type * as activities from '../activities/index.js';
-import type { DatasetManifest } from '../core/records.js';
 import {
   answerFormatOf,
   testSetsOf,
   type EvaluationConfig,
   type FinetuneConfig,
+  type DataSource,
   type ModelConfig,
-  type Source,
 } from '../core/config.js';
-import type { EvalResult, FinetuneResult, Setup, SetupResult } from '../core/results.js';
+import { dataSourcesOf, datasetOf, type RunDatasets } from '../core/gold.js';
+import type { EvalResult, FinetuneResult, OutputsFprResult, Setup, SetupResult } from '../core/results.js';
 import { evaluatedModel, majorityPass, safeId, type SetupRuns } from '../core/setups.js';
 import type { AnswerFormat } from '../core/verify/index.js';
-import { endpointActivityOptions, trainingActivityOptions } from './activity-options.js';
+import { endpointActivityOptions, onTaskQueue, trainingActivityOptions } from './activity-options.js';
 import { allOrCancel } from './all-or-cancel.js';
 import { trainingRequest, type TrainingRequest } from '../core/training.js';
 import { selectBest, selectsModels, spacedCheckpoints, type ValidationScore } from '../core/selection.js';
@@ -31,7 +34,8 @@ export interface FinetuneSetupInput {
   setup: Setup;
   /** The model this setup finetunes (models.student, models.wc or models.se). */
   trainedModel: ModelConfig;
-  datasets: Record<Source, DatasetManifest>;
+  /** WC and SE data, and gold data with datasets.gold (the GT baseline). */
+  datasets: RunDatasets;
   finetune: FinetuneConfig;
   evaluation: EvaluationConfig;
   format: AnswerFormat;
@@ -40,11 +44,27 @@ export interface FinetuneSetupInput {
   evaluateBase: boolean;
   /** `verifier.lastNumberFallback` for grading test answers (absent: the answer format's default). */
   lastNumberFallback?: boolean;
+  /** The task queues of fine-tuning and evaluation (core/task-queues.ts); absent: this workflow's queue. */
+  taskQueues?: { finetune?: string; eval?: string };
+  /** models.judge and the analysis judge's prompt, for evaluation.judgeOutputs; absent: no judge. */
+  judge?: { model: ModelConfig; prompt: string };
 }
 
 export type { SetupRuns };
 
+/**
+ * Patch: the `gold` data source (datasets.gold) is finetuned and evaluated beside WC and SE data, and its
+ * dataset is built in the experiment's datasets stage.
+ */
+export const GOLD_SOURCE_PATCH = 'gold-source';
+
+/** Patch: with evaluation.judgeOutputs, each evaluation's correct greedy outputs are judged (judgeTestOutputs). */
+export const JUDGE_OUTPUTS_PATCH = 'judge-finetuned-outputs';
+
 type Run = { finetune: FinetuneResult; evaluation: EvalResult };
+
+/** The judge, its prompt, and the sample of correct test outputs it rates per evaluation. */
+type OutputsJudging = { judge: ModelConfig; prompt: string; sampleSize: number; seed: number };
 
 /** Where one setup trains and serves, and the activities it calls. */
 interface SetupContext {
@@ -57,14 +77,23 @@ interface SetupContext {
   baseModel: string;
   training: ActivityInterfaceFor<typeof activities>;
   evaluating: ActivityInterfaceFor<typeof activities>;
+  /** How each evaluation's correct outputs are judged (evaluation.judgeOutputs and a judge); null: not. */
+  judgeOutputs: OutputsJudging | null;
 }
 
 export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<SetupRuns> {
   const context = setupContext(input);
+  // Histories from before the stage never judged test outputs.
+  const { judgeOutputs } = input.evaluation;
+  if (judgeOutputs && input.judge && patched(JUDGE_OUTPUTS_PATCH)) {
+    context.judgeOutputs = { ...judgeOutputs, judge: input.judge.model, prompt: input.judge.prompt };
+  }
   const skipped = skippedSources(input.datasets);
   if (Object.keys(skipped).length) log.info('Skipping data sources', { skipped });
-  const done: { base: EvalResult | null; runs: Partial<Record<Source, Run>> } = { base: null, runs: {} };
-  // Base evaluation and both trainings run side by side; the first failure cancels the others.
+  const done: { base: EvalResult | null; runs: Partial<Record<DataSource, Run>> } = { base: null, runs: {} };
+  // Gold data (the GT baseline) is trained exactly like WC and SE data; histories from before it never had it.
+  const gold = input.datasets.gold !== undefined && patched(GOLD_SOURCE_PATCH);
+  // Base evaluation and every training run side by side; the first failure cancels the others.
   await allOrCancel<void>([
     async () => {
       if (input.evaluateBase) done.base = await evaluateBase(context);
@@ -75,6 +104,13 @@ export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<
     async () => {
       if (!skipped.se) done.runs.se = await trainAndEvaluate(context, 'se');
     },
+    ...(gold
+      ? [
+          async () => {
+            if (!skipped.gold) done.runs.gold = await trainAndEvaluate(context, 'gold');
+          },
+        ]
+      : []),
   ]);
   await condition(allHandlersFinished);
   return {
@@ -82,7 +118,11 @@ export async function finetuneSetupWorkflow(input: FinetuneSetupInput): Promise<
     trainedRole: input.setup,
     baseModel: context.baseModel,
     base: done.base,
-    runs: { ...(done.runs.wc ? { wc: done.runs.wc } : {}), ...(done.runs.se ? { se: done.runs.se } : {}) },
+    runs: {
+      ...(done.runs.wc ? { wc: done.runs.wc } : {}),
+      ...(done.runs.se ? { se: done.runs.se } : {}),
+      ...(done.runs.gold ? { gold: done.runs.gold } : {}),
+    },
     skipped,
   };
 }
@@ -103,20 +143,27 @@ function setupContext(input: FinetuneSetupInput): SetupContext {
     },
     baseModel: trainedModel.fineTuning?.model ?? trainedModel.model,
     training: proxyActivities<typeof activities>(
-      trainingActivityOptions(input.heartbeatTimeoutSeconds, input.finetune),
+      onTaskQueue(
+        trainingActivityOptions(input.heartbeatTimeoutSeconds, input.finetune),
+        input.taskQueues?.finetune,
+      ),
     ),
     evaluating: proxyActivities<typeof activities>(
-      endpointActivityOptions(input.heartbeatTimeoutSeconds, '24 hours'),
+      onTaskQueue(endpointActivityOptions(input.heartbeatTimeoutSeconds, '24 hours'), input.taskQueues?.eval),
     ),
+    judgeOutputs: null,
   };
 }
 
 /** Why a data source is not trained on: it produced no training examples. */
-function skippedSources(datasets: Record<Source, DatasetManifest>): SetupResult['skipped'] {
+function skippedSources(datasets: RunDatasets): SetupResult['skipped'] {
   const skipped: SetupResult['skipped'] = {};
-  for (const data of ['wc', 'se'] as const) {
-    if (datasets[data].train.examples === 0) {
-      skipped[data] = `no correct ${data.toUpperCase()} solutions: nothing to finetune on`;
+  for (const data of dataSourcesOf(datasets)) {
+    if (datasetOf(datasets, data).train.examples === 0) {
+      skipped[data] =
+        data === 'gold'
+          ? 'no training question has a human-written solution left after the validation split: nothing to finetune on'
+          : `no correct ${data.toUpperCase()} solutions: nothing to finetune on`;
     }
   }
   return skipped;
@@ -130,33 +177,53 @@ async function evaluate(
   context: SetupContext,
   evalId: string,
   kind: 'base' | 'finetuned',
-  data: Source | null,
+  data: DataSource | null,
   model: ModelConfig,
 ): Promise<EvalResult> {
   const { input } = context;
   const sets = testSetsOf(input.evaluation);
   const results = await allOrCancel(
-    sets.map(
-      ({ name, problems }) =>
-        () =>
-          context.evaluating.evaluateModel({
-            runDir: input.runDir,
-            evalId: input.evaluation.testSets ? `${evalId}.${name}` : evalId,
-            kind,
-            setup: input.setup,
-            data,
-            model,
-            samples: input.evaluation.samples,
-            batchSize: input.evaluation.batchSize,
-            format: input.evaluation.testSets ? answerFormatOf(problems) : input.format,
-            testSet: name,
-            majority: majorityPass(model, input.evaluation),
-            lastNumberFallback: input.lastNumberFallback,
-          }),
-    ),
+    sets.map(({ name, problems }) => async () => {
+      const format = input.evaluation.testSets ? answerFormatOf(problems) : input.format;
+      const result = await context.evaluating.evaluateModel({
+        runDir: input.runDir,
+        evalId: input.evaluation.testSets ? `${evalId}.${name}` : evalId,
+        kind,
+        setup: input.setup,
+        data,
+        model,
+        samples: input.evaluation.samples,
+        batchSize: input.evaluation.batchSize,
+        format,
+        testSet: name,
+        majority: majorityPass(model, input.evaluation),
+        lastNumberFallback: input.lastNumberFallback,
+      });
+      if (!context.judgeOutputs) return result;
+      return { ...result, outputsFpr: await judgeOutputs(context, context.judgeOutputs, result, format) };
+    }),
   );
   if (results.length === 1) return results[0];
   return { ...results[0], testSets: Object.fromEntries(results.map((result, i) => [sets[i].name, result])) };
+}
+
+/** The judged FPR of an evaluation's correct greedy outputs (evaluation.judgeOutputs). */
+function judgeOutputs(
+  context: SetupContext,
+  judging: OutputsJudging,
+  result: EvalResult,
+  format: AnswerFormat,
+): Promise<OutputsFprResult> {
+  const { input } = context;
+  const { evalId, testSet, fingerprint, kind, setup, data } = result;
+  return context.evaluating.judgeTestOutputs({
+    runDir: input.runDir,
+    evaluation: { evalId, testSet, fingerprint, kind, setup, data },
+    batchSize: input.evaluation.batchSize,
+    format,
+    lastNumberFallback: input.lastNumberFallback,
+    ...judging,
+  });
 }
 
 function evaluateBase(context: SetupContext): Promise<EvalResult> {
@@ -170,7 +237,7 @@ function evaluateBase(context: SetupContext): Promise<EvalResult> {
   );
 }
 
-async function trainAndEvaluate(context: SetupContext, data: Source): Promise<Run> {
+async function trainAndEvaluate(context: SetupContext, data: DataSource): Promise<Run> {
   const { input } = context;
   const { finetune, setup } = input;
   // Model selection (finetune.learningRates / checkpoints) trains a grid; without it, the one job as before.
@@ -212,14 +279,14 @@ type FinetuneJobInput = Parameters<ActivityInterfaceFor<typeof activities>['runF
 /** The fine-tuning job for one data source; `grid` (the grid point and checkpoints) under model selection. */
 function finetuneJobInput(
   context: SetupContext,
-  data: Source,
+  data: DataSource,
   job: Pick<FinetuneJobInput, 'hyperparameters' | 'suffix'> & {
     grid?: Pick<FinetuneJobInput, 'gridPoint' | 'checkpoints'>;
   },
 ): FinetuneJobInput {
   const { input } = context;
   const { finetune } = input;
-  const dataset = input.datasets[data];
+  const dataset = datasetOf(input.datasets, data);
   return {
     runDir: input.runDir,
     experimentId: input.experimentId,
@@ -243,7 +310,7 @@ function finetuneJobInput(
  * crash re-runs no finished job), every checkpoint scored on the validation problems (each its own activity
  * and result file), and the best checkpoint returned as the model to evaluate on the test set.
  */
-async function trainAndSelect(context: SetupContext, data: Source): Promise<FinetuneResult> {
+async function trainAndSelect(context: SetupContext, data: DataSource): Promise<FinetuneResult> {
   const { finetune, setup } = context.input;
   const rates: Array<number | null> = finetune.learningRates ?? [
     finetune.hyperparameters.learningRate ?? null,
@@ -271,7 +338,7 @@ async function trainAndSelect(context: SetupContext, data: Source): Promise<Fine
 /** One learning rate of the grid: its job, then `count` of its checkpoints scored on the validation problems. */
 async function trainGridPoint(
   context: SetupContext,
-  data: Source,
+  data: DataSource,
   rate: number | null,
   gridPoint: number,
   count: number,

@@ -6,7 +6,16 @@ import type { Plan } from '../core/plan.js';
 import type { Ledger } from '../core/records.js';
 
 export type Stage =
-  'prepare' | 'sample' | 'verify' | 'judge' | 'analyse' | 'datasets' | 'finetune' | 'report' | 'done';
+  | 'prepare'
+  | 'warmup'
+  | 'sample'
+  | 'verify'
+  | 'judge'
+  | 'analyse'
+  | 'datasets'
+  | 'finetune'
+  | 'report'
+  | 'done';
 
 export interface SamplingProgress {
   source: Source;

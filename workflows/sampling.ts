@@ -30,7 +30,7 @@ import {
   samplingProgressQuery,
   type SamplingProgress,
 } from './messages.js';
-import { endpointActivityOptions } from './activity-options.js';
+import { endpointActivityOptions, onTaskQueue } from './activity-options.js';
 
 export interface SamplingInput {
   runDir: string;
@@ -40,9 +40,16 @@ export interface SamplingInput {
   plan: SourcePlan;
   questions: number;
   batchSize: number;
+  /**
+   * Budgeted modes: the most rounds one step draws, one activity per batch (`sampling.roundsPerActivity`);
+   * absent (runs started before it): one.
+   */
+  roundsPerActivity?: number;
   heartbeatTimeoutSeconds: number;
   /** Sum over questions of an upper bound on one request's prompt tokens, until a round is observed. */
   promptTokensUpperBoundSum: number;
+  /** The sampling role's task queue (core/task-queues.ts); absent: this workflow's queue. */
+  taskQueue?: string;
   state?: SamplingState;
 }
 
@@ -61,6 +68,11 @@ export interface SamplingState {
   startedAtMs: number;
   /** The top-up after the last full round; absent until it starts (and in runs from before it existed). */
   topUp?: TopUpState;
+  /**
+   * Rounds the current step draws (from `round` on, one activity per batch), set when it starts; absent:
+   * one (and in runs from before steps of several rounds).
+   */
+  roundsThisStep?: number;
 }
 
 /**
@@ -80,6 +92,12 @@ export interface TopUpState {
 /** The patch that adds the top-up: histories recorded before it end sampling after the full rounds. */
 export const EQUAL_SPEND_PATCH = 'equal-spend';
 
+/**
+ * The patch that lets one activity draw several rounds of a batch (`roundsPerActivity`): histories
+ * recorded before it draw one round per activity.
+ */
+export const ROUNDS_PER_ACTIVITY_PATCH = 'rounds-per-activity';
+
 type SampleBatch = (
   input: Parameters<ActivityInterfaceFor<typeof activities>['sampleBatch']>[0],
 ) => ReturnType<ActivityInterfaceFor<typeof activities>['sampleBatch']>;
@@ -95,12 +113,17 @@ interface SamplingRun {
 export async function samplingWorkflow(input: SamplingInput): Promise<SamplingResult> {
   const waitForCancelledBatches = patched(WAIT_FOR_CANCELLED_BATCHES);
   const batches = new Set<Promise<unknown>>();
-  const { sampleBatch: startBatch } = proxyActivities<typeof activities>({
-    ...endpointActivityOptions(input.heartbeatTimeoutSeconds, '2 hours'),
-    ...(waitForCancelledBatches
-      ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
-      : {}),
-  });
+  const { sampleBatch: startBatch } = proxyActivities<typeof activities>(
+    onTaskQueue(
+      {
+        ...endpointActivityOptions(input.heartbeatTimeoutSeconds, '2 hours'),
+        ...(waitForCancelledBatches
+          ? { cancellationType: ActivityCancellationType.WAIT_CANCELLATION_COMPLETED }
+          : {}),
+      },
+      input.taskQueue,
+    ),
+  );
   // Every batch started by this run, until it settles: a cancelled run closes only after they have.
   const sampleBatch: SampleBatch = (batch) => {
     const promise = startBatch(batch);
@@ -132,20 +155,40 @@ async function sample(input: SamplingInput, sampleBatch: SampleBatch): Promise<S
   const run: SamplingRun = { input, state: input.state ?? initialState(), inFlight: 0, stopReason: null };
   setSamplingHandlers(run);
   const { state } = run;
+  const mostRoundsPerStep =
+    input.budget.mode !== 'ratio' && (input.roundsPerActivity ?? 1) > 1 && patched(ROUNDS_PER_ACTIVITY_PATCH)
+      ? (input.roundsPerActivity ?? 1)
+      : 1;
   // A run continued as new during the top-up goes straight back to it.
   while (state.topUp === undefined) {
     if (state.nextBatch === 0) {
       run.stopReason = reasonToStop(run);
       if (run.stopReason !== null) break;
-      log.info('Round', { source: input.source, round: state.round });
+      // Several rounds in one step only while the worst case of all of them fits: the rounds drawn and
+      // where they stop are those of one round per step.
+      if (mostRoundsPerStep > 1) state.roundsThisStep = roundsThatFit(run, mostRoundsPerStep);
+      log.info('Round', { source: input.source, round: state.round, rounds: state.roundsThisStep ?? 1 });
     }
     if (!(await sampleRound(run, sampleBatch))) await continueSampling(run, 'mid-round');
-    // The round is complete.
-    state.samplesPerQuestionDone += input.plan.samplesPerRound;
-    if (state.observedRoundPromptTokens === null) state.observedRoundPromptTokens = state.roundPromptTokens;
+    // The step's rounds are complete.
+    const rounds = state.roundsThisStep ?? 1;
+    state.samplesPerQuestionDone += rounds * input.plan.samplesPerRound;
+    // What one round's prompts really cost. A step of several rounds asks requestsFor(rounds x
+    // samplesPerRound) requests per question where one round asks requestsFor(samplesPerRound), all with
+    // the question's same prompt; an endpoint that gets fewer choices per request than planned (llama-server)
+    // makes this an overestimate, never an underestimate.
+    if (state.observedRoundPromptTokens === null) {
+      const perRound = input.plan.samplesPerRound;
+      state.observedRoundPromptTokens =
+        rounds === 1
+          ? state.roundPromptTokens
+          : (state.roundPromptTokens * requestsFor(input.model, perRound)) /
+            requestsFor(input.model, rounds * perRound);
+    }
     state.roundPromptTokens = 0;
-    state.round++;
+    state.round += rounds;
     state.nextBatch = 0;
+    delete state.roundsThisStep;
     if (workflowInfo().continueAsNewSuggested) await continueSampling(run, 'between rounds');
   }
   if (input.budget.mode !== 'ratio' && (state.topUp !== undefined || patched(EQUAL_SPEND_PATCH))) {
@@ -222,13 +265,11 @@ function setSamplingHandlers(run: SamplingRun): void {
   }));
 }
 
-/** Why no further round may start, or null if the next one fits. */
-function reasonToStop(run: SamplingRun): string | null {
-  const { input, state } = run;
+/** The worst case of one more round: every sample at max_tokens, the prompts at their bound. */
+function roundWorstCase({ input, state }: SamplingRun): { flops: number; usd: number } {
   const { budget, model } = input;
   const samplesPerRound = input.plan.samplesPerRound;
-  if (budget.mode === 'ratio') return state.round >= 1 ? 'planned samples drawn' : null;
-  const worst = worstCaseRoundCost({
+  return worstCaseRoundCost({
     model,
     questions: input.questions,
     samplesPerRound,
@@ -237,6 +278,29 @@ function reasonToStop(run: SamplingRun): string | null {
       requestsFor(model, samplesPerRound) * input.promptTokensUpperBoundSum,
     countPromptTokens: budget.countPromptTokens,
   });
+}
+
+/**
+ * How many rounds (1 to `most`) the next step draws: as many whose worst cases, all together, fit in
+ * what is left. Called once one round is known to fit.
+ */
+function roundsThatFit(run: SamplingRun, most: number): number {
+  const worst = roundWorstCase(run);
+  const limit = limits(run);
+  const { ledger } = run.state;
+  const fits = (rounds: number) =>
+    (limit.flops === null || ledger.flops + rounds * worst.flops <= limit.flops) &&
+    (limit.usd === null || ledger.usd + rounds * worst.usd <= limit.usd);
+  let rounds = most;
+  while (rounds > 1 && !fits(rounds)) rounds--;
+  return rounds;
+}
+
+/** Why no further round may start, or null if the next one fits. */
+function reasonToStop(run: SamplingRun): string | null {
+  const { input, state } = run;
+  if (input.budget.mode === 'ratio') return state.round >= 1 ? 'planned samples drawn' : null;
+  const worst = roundWorstCase(run);
   const limit = limits(run);
   if (limit.flops !== null && state.ledger.flops + worst.flops > limit.flops) {
     return `FLOPs budget: the next round could cost up to ${worst.flops.toExponential(3)}, ${(limit.flops - state.ledger.flops).toExponential(3)} left`;
@@ -276,7 +340,7 @@ async function sampleRound(run: SamplingRun, sampleBatch: SampleBatch): Promise<
       batchIndex,
       questionStart,
       questionEnd: Math.min(input.questions, questionStart + input.batchSize),
-      samplesPerQuestion: input.plan.samplesPerRound,
+      samplesPerQuestion: (state.roundsThisStep ?? 1) * input.plan.samplesPerRound,
       firstSampleIndex: state.round * input.plan.samplesPerRound,
     }).then((summary) => {
       state.ledger = addLedgers(state.ledger, summary.ledger);

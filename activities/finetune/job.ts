@@ -2,9 +2,9 @@
 // store and in heartbeat details the moment it exists, so a crashed worker's retry resumes polling the
 // same job and never starts a second one; a cancelled experiment cancels the job at the service.
 import { CancelledFailure, Context } from '@temporalio/activity';
-import type { HyperparametersConfig, Source } from '../../core/config.js';
+import type { DataSource, HyperparametersConfig } from '../../core/config.js';
 import { failure, FailureType } from '../../core/failures.js';
-import { finetuneFiles } from '../../core/layout.js';
+import { finetuneFiles, warmupFinetuneFiles } from '../../core/layout.js';
 import type { FinetuneResult, Setup } from '../../core/results.js';
 import type { CheckpointRef } from '../../core/selection.js';
 import {
@@ -23,7 +23,7 @@ export interface FinetuneJobInput {
   runDir: string;
   experimentId: string;
   setup: Setup;
-  data: Source;
+  data: DataSource;
   backend: 'openai';
   service: EndpointConfig;
   /** The base model's id at the fine-tuning service. */
@@ -42,6 +42,11 @@ export interface FinetuneJobInput {
   checkpoints?: number;
   suffix: string;
   pollIntervalSeconds: number;
+  /**
+   * The warm-up stage's job of the `data` source's model (setup and data both name that source): its files
+   * are warmup/<source>/ (core/layout.ts), not a setup's.
+   */
+  warmup?: boolean;
 }
 
 interface JobRecord {
@@ -65,10 +70,16 @@ export function backendFor(kind: 'openai', service: EndpointConfig): FineTuningB
 
 export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneResult> {
   const store = openStore(input.runDir);
-  const files = finetuneFiles(input.setup, input.data, input.gridPoint);
+  const files =
+    input.warmup && input.data !== 'gold'
+      ? warmupFinetuneFiles(input.data)
+      : finetuneFiles(input.setup, input.data, input.gridPoint);
+  const name = input.warmup ? `warmup-${input.data}` : `${input.setup}-on-${input.data}`;
   const finished = await readJson<FinetuneResult>(store, files.result);
   if (finished) return finished;
-  const what = `fine-tuning ${input.baseModel} on ${input.data} data (${input.setup} setup) at ${input.service.baseURL}`;
+  const what = input.warmup
+    ? `warming up ${input.baseModel} (the ${input.data.toUpperCase()} model) at ${input.service.baseURL}`
+    : `fine-tuning ${input.baseModel} on ${input.data} data (${input.setup} setup) at ${input.service.baseURL}`;
   const backend = backendFor(input.backend, input.service);
   const context = Context.current();
   const record: JobRecord = (await readJson<JobRecord>(store, files.job)) ?? {};
@@ -98,7 +109,7 @@ export async function runFinetuneJob(input: FinetuneJobInput): Promise<FinetuneR
     }
     if (!record.jobId) {
       const grid = input.gridPoint === undefined ? '' : `/lr-${input.gridPoint}`;
-      record.runKey ??= `${input.experimentId}/${input.setup}-on-${input.data}${grid}/${record.generation ?? 0}`;
+      record.runKey ??= `${input.experimentId}/${name}${grid}/${record.generation ?? 0}`;
       record.startedAtMs ??= Date.now();
       await save();
       const adopted = await findJobByRunKey(backend, record.runKey);

@@ -1,6 +1,6 @@
 // Model selection's one I/O step: score one checkpoint (a servable model id) on the validation problems,
 // greedy pass@1, saved as paid for (sampled through the same path as training data) and never scored twice.
-import type { ModelConfig, ProblemsConfig, Source } from '../../core/config.js';
+import type { DataSource, ModelConfig, ProblemsConfig } from '../../core/config.js';
 import { failure, FailureType } from '../../core/failures.js';
 import { selectionKeys, VALIDATION_PROBLEMS_KEY } from '../../core/layout.js';
 import type { Problem, SampleRecord } from '../../core/records.js';
@@ -13,7 +13,7 @@ import { openStore, readJson, readJsonl, writeJson, type ArtifactStore } from '.
 export interface ValidateCheckpointInput {
   runDir: string;
   setup: Setup;
-  data: Source;
+  data: DataSource;
   gridPoint: number;
   learningRate: number | null;
   jobId: string;

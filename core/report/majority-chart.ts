@@ -1,15 +1,16 @@
 // The maj@k chart: maj@k against k on the headline test set, one curve per finetuned model
 // (core/report/evaluations.ts holds the rows; this module only draws them).
+import type { DataSource } from '../config.js';
 import type { Setup } from '../results.js';
 import { testSetNames, type EvaluationEntry } from './evaluations.js';
 import { percent } from './format.js';
 import { COLORS, curveChartSvg, type CurveSeries } from './svg.js';
 
-function setupShades(): Record<Setup, { wc: string; se: string }> {
+function setupShades(): Record<Setup, Record<DataSource, string>> {
   return {
-    student: { wc: COLORS.wc, se: COLORS.se },
-    wc: { wc: '#f4a259', se: '#6fa8dc' },
-    se: { wc: '#8c3a00', se: '#0b3563' },
+    student: { wc: COLORS.wc, se: COLORS.se, gold: COLORS.gold },
+    wc: { wc: '#f4a259', se: '#6fa8dc', gold: '#66c2a5' },
+    se: { wc: '#8c3a00', se: '#0b3563', gold: '#0b5e45' },
   };
 }
 

@@ -16,7 +16,14 @@ import {
 } from './format.js';
 import { selectionMarkdown, trainingMarkdown } from './training.js';
 import { evaluationsMarkdown } from './evaluations.js';
-import { SOURCE_NAMES, type ComparisonEntry, type DataEntry, type ReportDocument } from './model.js';
+import { fprProtocolParts } from './human-fpr.js';
+import {
+  DATA_SOURCE_NAMES,
+  SOURCE_NAMES,
+  type ComparisonEntry,
+  type DataEntry,
+  type ReportDocument,
+} from './model.js';
 
 /** A GitHub-flavoured markdown table; `align` is 'l' or 'r' per column. */
 export function markdownTable(header: string[], rows: string[][], align?: string): string {
@@ -132,15 +139,41 @@ export function finetuneMarkdown(doc: ReportDocument): string {
   const models = doc.finetune
     .map(
       (e) =>
-        `- ${e.setupName} on ${SOURCE_NAMES[e.data]} data: \`${e.finetunedModel}\` (job \`${e.jobId}\`, ${e.status})`,
+        `- ${e.setupName} on ${DATA_SOURCE_NAMES[e.data]} data: \`${e.finetunedModel}\` (job \`${e.jobId}\`, ${e.status})`,
     )
     .join('\n');
   return (
     `${table}\n\n` +
+    groundTruthMarkdown(doc, cell) +
     headlineTestSetNote(doc) +
     'Test accuracy is pass@1 with its 95% Wilson interval and n test questions; each finetuned cell names the ' +
     "paper's paradigm. WC − SE is in percentage points; relative gain = (WC − SE) / SE.\n\n" +
     `Finetuned models:\n\n${models}`
+  );
+}
+
+/**
+ * With datasets.gold, the paper's layout: one row per finetuning data source (GT, SE, WC), one column per
+ * setup; '' without any GT cell.
+ */
+function groundTruthMarkdown(
+  doc: ReportDocument,
+  cell: (entry: { accuracy: number; ci: Interval; n: number } | null) => string,
+): string {
+  if (!doc.comparisons.some((row) => row.gold)) return '';
+  const rows = (['gold', 'se', 'wc'] as const).map((data) => [
+    `**${DATA_SOURCE_NAMES[data]}**`,
+    ...doc.comparisons.map((row) => cell(row[data] ?? null)),
+  ]);
+  const table = markdownTable(
+    ['Finetuning data', ...doc.comparisons.map((row) => row.setupName)],
+    rows,
+    'l' + 'r'.repeat(doc.comparisons.length),
+  );
+  return (
+    "Ground-truth baseline (the paper's GT row): each setup also finetuned on the problems' human-written " +
+    'solutions, one per training question, with the same steps, batch size, learning rates and checkpoint ' +
+    `selection as the WC and SE data.\n\n${table}\n\n`
   );
 }
 
@@ -207,6 +240,7 @@ export function dataQualityMarkdown(doc: ReportDocument): string {
   const judges = SOURCES.map((s) => doc.data[s].fpr?.judgeModel).filter((j): j is string => Boolean(j));
   if (judges.length) parts.push(`FPR judge: ${[...new Set(judges)].map((j) => `\`${j}\``).join(', ')}.`);
   else parts.push('FPR: not judged (no judge model was configured).');
+  parts.push(...fprProtocolParts(doc, markdownTable));
 
   const levels = [...new Set(SOURCES.flatMap((s) => Object.keys(doc.data[s].byLevel)))].sort(compareLevels);
   if (levels.length) {
@@ -280,6 +314,16 @@ function datasetPolicyText(doc: ReportDocument): string {
         : '';
     return `${SOURCE_NAMES[source]}: ${integer(ds.trainExamples)} training examples from ${integer(ds.correctSamples)} correct samples${duplicates}${ds.cappedDropped ? `, ${integer(ds.cappedDropped)} over the cap` : ''}${withheld}`;
   });
+  const gold = doc.goldDataset;
+  if (gold) {
+    described.push(
+      `GT: ${integer(gold.trainExamples)} training examples, one human-written solution per training question ` +
+        `(${integer(gold.correctSamples)} solutions)` +
+        (gold.questionsWithheld
+          ? `, ${integer(gold.questionsWithheld)} questions withheld for validation`
+          : ''),
+    );
+  }
   if (!described.length) return 'SFT data: no dataset manifests.';
   const paper = SOURCES.every((s) => {
     const ds = doc.data[s].dataset;
@@ -389,6 +433,7 @@ function definitionsMarkdown(doc: ReportDocument): string {
     coverageAtK: 'coverage@k',
     diversityAtK: 'diversity@k (all questions)',
     diversityAtKSolved: 'diversity@k (solved questions)',
+    groundTruth: 'GT (ground-truth baseline)',
     extractionFailure: 'no answer found',
     uniqueSolution: 'unique solution',
     fpr: 'false-positive rate (FPR)',
@@ -428,7 +473,7 @@ export function renderMarkdown(doc: ReportDocument): string {
     trainingMarkdown(
       doc.finetune.map((e) => ({
         setupName: e.setupName,
-        dataName: SOURCE_NAMES[e.data],
+        dataName: DATA_SOURCE_NAMES[e.data],
         training: e.training,
       })),
       markdownTable,
@@ -454,7 +499,7 @@ function selectionSection(doc: ReportDocument): string[] {
   const text = selectionMarkdown(
     doc.finetune.map((e) => ({
       setupName: e.setupName,
-      dataName: SOURCE_NAMES[e.data],
+      dataName: DATA_SOURCE_NAMES[e.data],
       selection: e.selection,
     })),
     markdownTable,
@@ -465,17 +510,22 @@ function selectionSection(doc: ReportDocument): string[] {
 /** A few lines of plain text for the terminal. */
 export function renderHeadline(doc: ReportDocument): string {
   if (doc.comparisons.length) {
+    const withGold = doc.comparisons.some((row) => row.gold);
     const rows = doc.comparisons.map((row) => [
       row.setupName,
       row.base ? accuracyText(row.base.accuracy, row.base.ci, row.base.n) : 'n/a',
       row.se ? accuracyText(row.se.accuracy, row.se.ci, row.se.n) : 'n/a',
       row.wc ? accuracyText(row.wc.accuracy, row.wc.ci, row.wc.n) : 'n/a',
+      ...(withGold ? [row.gold ? accuracyText(row.gold.accuracy, row.gold.ci, row.gold.n) : 'n/a'] : []),
       points(row.differencePoints),
       signedPercent(row.relativeGainPercent),
     ]);
     return (
       `${doc.experimentId}: test accuracy (pass@1, 95% CI) after finetuning on compute-matched data\n` +
-      textTable(['setup', 'base', 'SE data', 'WC data', 'WC-SE', 'rel. gain'], rows)
+      textTable(
+        ['setup', 'base', 'SE data', 'WC data', ...(withGold ? ['GT data'] : []), 'WC-SE', 'rel. gain'],
+        rows,
+      )
     );
   }
   const rows = SOURCES.map((source: Source) => {

@@ -1,6 +1,6 @@
 // The report's data model (what report.json holds) and how it is assembled from a run's artifacts and
 // results. Pure: the activity reads the artifacts and hands them in; this module only arranges them.
-import { SOURCES, type Source } from '../config.js';
+import { SOURCES, type DataSource, type Source } from '../config.js';
 import type { CurvePoint, SourceMetrics } from '../metrics.js';
 import { spentRatio, spentRatioWarning, type Plan, type SpendUnit } from '../plan.js';
 import type { DatasetManifest, MetricsFile, SamplingResult } from '../records.js';
@@ -8,22 +8,38 @@ import { paradigmName, SETUPS, type Interval, type Setup, type SetupResult } fro
 import { SELECTION_DEFINITIONS, type SelectionResult } from '../selection.js';
 import { TRAINING_DEFINITIONS, type TrainingSection } from '../training.js';
 import { trainingNotes } from './training.js';
-import { evaluationEntries, MAJORITY_DEFINITION, type EvaluationEntry } from './evaluations.js';
+import {
+  evaluationEntries,
+  MAJORITY_DEFINITION,
+  OUTPUTS_FPR_DEFINITION,
+  type EvaluationEntry,
+} from './evaluations.js';
+import {
+  compareHumanJudge,
+  KAPPA_DEFINITION,
+  type HumanJudgeComparison,
+  type RatedPair,
+} from '../agreement.js';
+import { FPR_SAMPLE_DEFINITION } from '../fpr-sample.js';
 
 export const REPORT_SCHEMA_VERSION = 1;
 
 /** The paper's names of the three setups. */
 export const SETUP_NAMES: Record<Setup, string> = { student: 'Student-LM', wc: 'WC-LM', se: 'SE-LM' };
 export const SOURCE_NAMES: Record<Source, string> = { wc: 'WC', se: 'SE' };
+/** Finetuning data sources by the paper's names: gold, the problems' human-written solutions, is GT. */
+export const DATA_SOURCE_NAMES: Record<DataSource, string> = { ...SOURCE_NAMES, gold: 'GT' };
 
 export interface ReportInputs {
   experimentId: string;
   generatedAt: string;
   plan: Plan | null;
   metrics: MetricsFile | null;
-  datasets: Partial<Record<Source, DatasetManifest | null>>;
+  datasets: Partial<Record<DataSource, DatasetManifest | null>>;
   sampling: Partial<Record<Source, SamplingResult>>;
   setups: SetupResult[];
+  /** Human labels (`wcse label --import`) with the judge's verdicts on the same solutions, per source. */
+  humanRatings?: Partial<Record<Source, RatedPair[]>> | null;
 }
 
 // report.json
@@ -66,6 +82,10 @@ export interface FprEntry {
   invalid: number;
   unparsed: number;
   judgeModel: string;
+  /** Correct-answer solutions the sample was drawn from; null in results from before it was recorded. */
+  correctSamples: number | null;
+  /** Whether the sample was stratified by level; null in results from before (a uniform sample). */
+  stratifiedByLevel: boolean | null;
 }
 
 export interface DatasetEntry {
@@ -108,13 +128,15 @@ export interface DataEntry extends Omit<SourceMetrics, 'byLevel'> {
   /** Samples with no final answer to grade; null in metrics written before they were counted. */
   extractionFailures: { noAnswer: number; truncated: number } | null;
   fpr: FprEntry | null;
+  /** Human FPR from imported labels, the judge's FPR on the same solutions, and their Cohen's kappa. */
+  human: HumanJudgeComparison | null;
   dataset: DatasetEntry | null;
 }
 
 export interface FinetuneEntry {
   setup: Setup;
   setupName: string;
-  data: Source;
+  data: DataSource;
   paradigm: string;
   baseModel: string;
   finetunedModel: string;
@@ -148,6 +170,8 @@ export interface ComparisonEntry {
   base: BaselineEntry | null;
   se: FinetuneEntry | null;
   wc: FinetuneEntry | null;
+  /** The GT baseline: finetuned on the problems' human-written solutions; null without datasets.gold. */
+  gold: FinetuneEntry | null;
   /** (WC - SE) accuracy in percentage points. */
   differencePoints: number | null;
   /** 95% interval of the difference in points (Newcombe's hybrid score interval, unpaired). */
@@ -164,6 +188,8 @@ export interface ReportDocument {
   ledger: Record<Source, LedgerEntry>;
   spend: SpendEntry;
   data: Record<Source, DataEntry>;
+  /** The GT baseline's finetuning data (datasets/gold); null without datasets.gold. */
+  goldDataset: DatasetEntry | null;
   finetune: FinetuneEntry[];
   baselines: Partial<Record<Setup, BaselineEntry>>;
   comparisons: ComparisonEntry[];
@@ -176,6 +202,12 @@ export interface ReportDocument {
   headline: string;
   notes: string[];
 }
+
+/** Defined in the report only when the run has the GT baseline (datasets.gold). */
+export const GROUND_TRUTH_DEFINITION =
+  "GT (ground truth): the same model finetuned on the problem set's human-written solutions, one per training " +
+  'question, with the same prompt format, steps, batch size, learning-rate grid, checkpoint selection and ' +
+  'evaluation as the WC and SE data (datasets.gold); nothing is sampled for it.';
 
 export const EXTRA_DEFINITIONS: Record<string, string> = {
   accuracy:
@@ -311,27 +343,15 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
             invalid: fpr.invalid,
             unparsed: fpr.unparsed,
             judgeModel: fpr.judgeModel,
+            correctSamples: fpr.correctSamples ?? null,
+            stratifiedByLevel: fpr.stratifiedByLevel ?? null,
           }
         : null,
-      dataset: manifest
-        ? {
-            trainExamples: manifest.train.examples,
-            trainQuestions: manifest.train.questions,
-            validationExamples: manifest.validation.examples,
-            validationQuestions: manifest.validation.questions,
-            correctSamples: manifest.correctSamples,
-            // Manifests written before de-duplication became an option always de-duplicated.
-            dedupe: (manifest.dedupe as boolean | undefined) ?? true,
-            duplicates: (manifest.duplicates as number | undefined) ?? null,
-            duplicatesDropped: manifest.duplicatesDropped,
-            cappedDropped: manifest.cappedDropped,
-            maxPerQuestion: manifest.maxPerQuestion,
-            questionsWithheld: (manifest.questionsWithheld as number | undefined) ?? null,
-            validationFraction: (manifest.validationFraction as number | undefined) ?? null,
-          }
-        : null,
+      human: inputs.humanRatings?.[source]?.length ? compareHumanJudge(inputs.humanRatings[source]) : null,
+      dataset: manifest ? datasetEntry(manifest) : null,
     };
   }
+  const goldManifest = inputs.datasets.gold ?? null;
 
   const spend = spendEntry(plan, ledger);
   if (spend.warning) notes.push(`Warning: ${spend.warning}.`);
@@ -354,9 +374,9 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
         }
       : null;
     if (base) baselines[result.setup] = base;
-    const cells: Partial<Record<Source, FinetuneEntry>> = {};
-    // SE first, then WC: the order of the paper's comparison (WC against the SE default).
-    for (const source of ['se', 'wc'] as const) {
+    const cells: Partial<Record<DataSource, FinetuneEntry>> = {};
+    // SE first, then WC: the order of the paper's comparison (WC against the SE default); GT last.
+    for (const source of ['se', 'wc', 'gold'] as const) {
       const run = result.runs?.[source];
       if (!run) continue;
       const entry: FinetuneEntry = {
@@ -380,7 +400,9 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
       finetune.push(entry);
     }
     for (const [source, reason] of Object.entries(result.skipped ?? {})) {
-      notes.push(`${setupName} was not finetuned on ${SOURCE_NAMES[source as Source]} data: ${reason}.`);
+      notes.push(
+        `${setupName} was not finetuned on ${DATA_SOURCE_NAMES[source as DataSource]} data: ${reason}.`,
+      );
     }
     const wc = cells.wc ?? null;
     const se = cells.se ?? null;
@@ -391,6 +413,7 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
       base,
       se,
       wc,
+      gold: cells.gold ?? null,
       differencePoints: wc && se ? (wc.accuracy - se.accuracy) * 100 : null,
       differenceCi:
         wc && se ? scaleInterval(differenceInterval(wc.accuracy, wc.ci, se.accuracy, se.ci), 100) : null,
@@ -401,10 +424,15 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
     notes.push('Finetuning was not run: the report covers sampling and data quality only.');
   notes.push(
     ...trainingNotes(
-      finetune.map((e) => ({ setupName: e.setupName, dataName: SOURCE_NAMES[e.data], training: e.training })),
+      finetune.map((e) => ({
+        setupName: e.setupName,
+        dataName: DATA_SOURCE_NAMES[e.data],
+        training: e.training,
+      })),
     ),
   );
 
+  const evaluations = evaluationEntries(inputs.setups);
   return {
     schemaVersion: REPORT_SCHEMA_VERSION,
     experimentId: inputs.experimentId,
@@ -413,20 +441,49 @@ export function buildReportDocument(inputs: ReportInputs): ReportDocument {
     ledger,
     spend,
     data,
+    goldDataset: goldManifest ? datasetEntry(goldManifest) : null,
     finetune,
     baselines,
     comparisons,
-    evaluations: evaluationEntries(inputs.setups),
+    evaluations,
     definitions: {
       ...(metrics?.definitions ?? {}),
       ...EXTRA_DEFINITIONS,
       ...TRAINING_DEFINITIONS,
       ...SELECTION_DEFINITIONS,
       majorityAtK: MAJORITY_DEFINITION,
+      ...(goldManifest || finetune.some((e) => e.data === 'gold')
+        ? { groundTruth: GROUND_TRUTH_DEFINITION }
+        : {}),
+      fprSample: FPR_SAMPLE_DEFINITION,
+      humanFpr:
+        'Among human-labelled solutions (`wcse label`), the fraction labelled INVALID; 95% Wilson interval. ' +
+        "Beside it, the judge's FPR on the same solutions, so the two rates describe the same items.",
+      cohensKappa: KAPPA_DEFINITION,
+      ...(evaluations.some((e) => e.outputsFpr) ? { outputsFpr: OUTPUTS_FPR_DEFINITION } : {}),
     },
     charts: [],
     headline: '',
     notes,
+  };
+}
+
+/** A dataset manifest as report.json shows it. */
+function datasetEntry(manifest: DatasetManifest): DatasetEntry {
+  return {
+    trainExamples: manifest.train.examples,
+    trainQuestions: manifest.train.questions,
+    validationExamples: manifest.validation.examples,
+    validationQuestions: manifest.validation.questions,
+    correctSamples: manifest.correctSamples,
+    // Manifests written before de-duplication became an option always de-duplicated.
+    dedupe: (manifest.dedupe as boolean | undefined) ?? true,
+    duplicates: (manifest.duplicates as number | undefined) ?? null,
+    duplicatesDropped: manifest.duplicatesDropped,
+    cappedDropped: manifest.cappedDropped,
+    maxPerQuestion: manifest.maxPerQuestion,
+    questionsWithheld: (manifest.questionsWithheld as number | undefined) ?? null,
+    validationFraction: (manifest.validationFraction as number | undefined) ?? null,
   };
 }
 

@@ -9,6 +9,8 @@ import { SOURCE_NAMES, type ReportDocument } from './model.js';
 export const COLORS = {
   wc: '#d95f02',
   se: '#1f5fa8',
+  /** The GT baseline (finetuned on the human-written solutions). */
+  gold: '#1b9e77',
   base: '#8c8c8c',
   axis: '#333333',
   grid: '#e3e3e3',
@@ -513,6 +515,8 @@ export function groupedBarChartSvg(options: {
 
 export function finetuneChartSvg(doc: ReportDocument): string {
   const n = [...new Set(doc.finetune.map((e) => e.n))];
+  // Reports written before the GT baseline have comparisons without `gold`.
+  const withGold = doc.comparisons.some((row) => row.gold);
   return groupedBarChartSvg({
     title: 'Test accuracy after finetuning on compute-matched data',
     subtitle: `pass@1 with 95% Wilson intervals${n.length === 1 ? `, n = ${n[0]} test questions` : ''}; WC − SE below each setup`,
@@ -543,6 +547,17 @@ export function finetuneChartSvg(doc: ReportDocument): string {
           value: row.wc?.accuracy ?? null,
           ci: row.wc?.ci ?? null,
         },
+        // The GT baseline, in every group once any setup has it (the legend reads off the first group).
+        ...(withGold
+          ? [
+              {
+                name: 'finetuned on GT data (human-written)',
+                color: COLORS.gold,
+                value: row.gold?.accuracy ?? null,
+                ci: row.gold?.ci ?? null,
+              },
+            ]
+          : []),
       ],
     })),
   });

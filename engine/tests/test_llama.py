@@ -59,7 +59,7 @@ def servers(tmp_path: Path):
     llama = LlamaServers(Path("/nonexistent/llama-server"), registry, JobStore(tmp_path), tmp_path)
     sleeper = subprocess.Popen(["sleep", "60"])  # stands in for the llama-server process
     running = RunningServer(
-        ServerPlan("smollm2-135m", Path("x.gguf"), None, None),
+        ServerPlan("smollm2-135m", Path("x.gguf"), [], None),
         sleeper,
         f"http://127.0.0.1:{http.server_port}",
         tmp_path,

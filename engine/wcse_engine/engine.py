@@ -13,7 +13,7 @@ from fastapi import Depends, Request
 
 from .errors import model_not_found
 from .generation import Generator, LoadedModel, ModelPool, load_hf_model
-from .jobs import FineTuningJob, JobManager, JobStore
+from .jobs import FineTuningJob, JobManager, JobStore, adapter_chain
 from .llama import LlamaServers
 from .registry import ModelRegistry, UnknownModelError
 from .schemas import ChatCompletionRequest
@@ -79,12 +79,18 @@ class Engine:
             job = checkpoint[0]
         if job is None:
             raise UnknownModelError(model_id)
+        chain = adapter_chain(model_id, self.registry, self.jobs)
+        if chain is not None:  # LoRA: the base with the adapters of its chain merged, oldest first
+            base, adapters = chain
+            spec = self.registry.get(base)
+            return load_hf_model(
+                model_id,
+                self.registry.materialize(base),
+                spec.extra_stop_tokens,
+                adapter_dirs=[directory for _, directory in adapters],
+            )
         spec = self.registry.get(job.model)
         model_dir = checkpoint[1] if checkpoint is not None else self.jobs.job_dir(job.id) / "model"
-        if job.hyperparameters.lora:
-            return load_hf_model(
-                model_id, self.registry.materialize(job.model), spec.extra_stop_tokens, adapter_dir=model_dir
-            )
         return load_hf_model(model_id, model_dir, spec.extra_stop_tokens)
 
     def model_objects(self) -> list[dict[str, Any]]:

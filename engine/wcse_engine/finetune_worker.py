@@ -155,7 +155,13 @@ def make_snapshot_callback(job_dir: Path, steps: list[int], tokenizer):
     return SnapshotCallback()
 
 
-def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_file: Path | None) -> dict:
+def train(
+    job_dir: Path,
+    base_model_path: Path,
+    training_file: Path,
+    validation_file: Path | None,
+    merge_adapters: list[Path] | None = None,
+) -> dict:
     import torch
     from datasets import Dataset
     from peft import LoraConfig
@@ -171,6 +177,12 @@ def train(job_dir: Path, base_model_path: Path, training_file: Path, validation_
 
     tokenizer = AutoTokenizer.from_pretrained(base_model_path)
     model = AutoModelForCausalLM.from_pretrained(base_model_path, dtype=torch.bfloat16 if on_gpu else torch.float32)
+    # Training on a fine-tuned model: its adapters (oldest first) are merged into the base weights, and this job
+    # trains a new adapter on top, served later as the base with every adapter of the chain applied.
+    for adapter in merge_adapters or []:
+        from peft import PeftModel
+
+        model = PeftModel.from_pretrained(model, str(adapter)).merge_and_unload()
     train_dataset = Dataset.from_list(to_training_examples(load_chat_rows(training_file)))
     eval_dataset = Dataset.from_list(to_training_examples(load_chat_rows(validation_file))) if validation_file else None
 
@@ -256,13 +268,14 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--base-model-path", type=Path, required=True)
     parser.add_argument("--training-file", type=Path, required=True)
     parser.add_argument("--validation-file", type=Path)
+    parser.add_argument("--merge-adapter", type=Path, action="append", default=[])
     args = parser.parse_args(argv)
     job_dir: Path = args.job_dir
     # One worker per job, ever: a second one (say, after a restart raced a dying worker) waits for the lock.
     lock = open(job_dir / "worker.lock", "w")
     fcntl.flock(lock, fcntl.LOCK_EX)
     try:
-        result = train(job_dir, args.base_model_path, args.training_file, args.validation_file)
+        result = train(job_dir, args.base_model_path, args.training_file, args.validation_file, args.merge_adapter)
     except Exception as error:
         traceback.print_exc()
         write_json_atomic(

@@ -55,14 +55,14 @@ class ModelPool:
 
 
 def load_hf_model(
-    model_id: str, path: Path, extra_stop_tokens: tuple[str, ...] = (), adapter_dir: Path | None = None
+    model_id: str, path: Path, extra_stop_tokens: tuple[str, ...] = (), adapter_dirs: list[Path] | None = None
 ) -> LoadedModel:
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     device, dtype = pick_device()
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForCausalLM.from_pretrained(path, dtype=dtype)
-    if adapter_dir is not None:
+    for adapter_dir in adapter_dirs or []:
         from peft import PeftModel
 
         # Merge the LoRA weights into this private copy of the base: generation then costs the same as the base.

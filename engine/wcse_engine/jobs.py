@@ -134,9 +134,14 @@ def resolve_hyperparameters(request: FineTuningJobCreate) -> JobHyperparameters:
     )
 
 
-def build_job(request: FineTuningJobCreate, files: FileStore, registry: ModelRegistry) -> FineTuningJob:
-    """Check a job request against the registry and the uploaded files; return the new job (not yet stored)."""
-    if request.model not in registry.specs:
+def build_job(
+    request: FineTuningJobCreate, files: FileStore, registry: ModelRegistry, jobs: JobStore | None = None
+) -> FineTuningJob:
+    """Check a job request against the registry and the uploaded files; return the new job (not yet stored).
+
+    The model is a base model of the registry or (given the job store) a LoRA fine-tune of one: the new job then
+    trains a further adapter on top of it (see `adapter_chain`)."""
+    if request.model not in registry.specs and (jobs is None or adapter_chain(request.model, registry, jobs) is None):
         raise ApiError(
             404,
             f"The model '{request.model}' does not exist or cannot be finetuned",
@@ -269,6 +274,37 @@ class JobStore:
 SERVED_DIR = "served-checkpoints"
 
 
+def adapter_chain(
+    model_id: str, registry: ModelRegistry, jobs: JobStore
+) -> tuple[str, list[tuple[FineTuningJob, Path]]] | None:
+    """A model id -> (its base model in the registry, the LoRA adapters on top of it, oldest first), or None.
+
+    A base model has no adapters. A LoRA fine-tune (`ft:...`, or one of its checkpoints `...:ckpt-step-<N>`) is
+    its job's model plus the job's adapter directory: a job may train on a fine-tuned model (say, a warm-up stage's
+    model), whose adapters the worker merges into the base before training the new one. The weights are then the
+    base plus the sum of the chain's adapters, so the chain is served as the base GGUF with every adapter applied.
+    A full fine-tune, or a chain deeper than 8, is None (not supported).
+    """
+    chain: list[tuple[FineTuningJob, Path]] = []
+    current = model_id
+    while current not in registry.specs:
+        if len(chain) >= 8:
+            return None
+        job = jobs.find_by_model(current)
+        if job is not None:
+            directory = jobs.job_dir(job.id) / "model"
+        else:
+            checkpoint = jobs.find_checkpoint(current)
+            if checkpoint is None:
+                return None
+            job, directory = checkpoint
+        if not job.hyperparameters.lora:
+            return None
+        chain.insert(0, (job, directory))
+        current = job.model
+    return current, chain
+
+
 def checkpoint_model_id(job: FineTuningJob, step: int) -> str:
     """OpenAI's shape: the job's fine-tuned model id, then :ckpt-step-<N>."""
     return f"{job.fine_tuned_model_id}:ckpt-step-{step}"
@@ -313,7 +349,7 @@ class JobManager:
             current[1].terminate()
 
     def submit(self, request: FineTuningJobCreate) -> FineTuningJob:
-        job = build_job(request, self.files, self.registry)
+        job = build_job(request, self.files, self.registry, self.jobs)
         self.jobs.create(job)
         append_event(self.jobs.job_dir(job.id), f"Created fine-tuning job: {job.id}")
         self._wake.set()
@@ -377,7 +413,11 @@ class JobManager:
             if self.jobs.transition(job_id, ("validating_files",), status="queued") is None:
                 return  # cancelled meanwhile
             append_event(job_dir, "Job enqueued")
-        base_path = self.registry.materialize(job.model)
+        chain = adapter_chain(job.model, self.registry, self.jobs)
+        if chain is None:
+            self._fail(job_id, "model_not_found", f"The model '{job.model}' can no longer be finetuned", "model")
+            return
+        base_path = self.registry.materialize(chain[0])
         if self.jobs.transition(job_id, ("queued", "running"), status="running") is None:
             return
         if job.status != "running":
@@ -402,6 +442,8 @@ class JobManager:
         ]
         if job.validation_file:
             command += ["--validation-file", str(self.files.content_path(job.validation_file))]
+        for _, adapter_dir in chain[1]:
+            command += ["--merge-adapter", str(adapter_dir)]
         log = open(job_dir / "worker.log", "ab")
         process = subprocess.Popen(
             command,

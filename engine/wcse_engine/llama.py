@@ -8,7 +8,8 @@ request and stopped when the engine stops or when more than `max_servers` are up
 - A base model (`smollm2-135m`, `gemma3-270m`) is served from its GGUF file as shipped.
 - A LoRA fine-tuned model `ft:<base>:...` (or one of its checkpoints, `...:ckpt-step-<N>`) is served from the
   base's GGUF plus its adapter, converted once with llama.cpp's `convert_lora_to_gguf.py` (found next to the
-  llama-server binary) into `jobs/<id>/adapter.gguf` (a checkpoint's: inside its directory).
+  llama-server binary) into `jobs/<id>/adapter.gguf` (a checkpoint's: inside its directory). A fine-tune of a
+  LoRA fine-tune (`ft:ft:<base>:...`) is the base with every adapter of its chain applied (jobs.adapter_chain).
 - Anything else (tiny-random, full fine-tunes, a missing converter) stays on the engine's own generation.
 
 `n > 1` is sent as n concurrent `n = 1` requests: llama-server batches them across its slots, and each answer's
@@ -36,7 +37,7 @@ from typing import Any
 
 from .errors import ApiError
 from .generation import chat_completion_body
-from .jobs import FineTuningJob, JobStore, _die_with_parent
+from .jobs import JobStore, _die_with_parent, adapter_chain
 from .registry import ModelRegistry, ModelSpec, _file_lock, _locate_gguf
 from .schemas import ChatCompletionRequest
 
@@ -51,7 +52,7 @@ class ServerPlan:
 
     model_id: str
     gguf: Path
-    adapter: Path | None
+    adapters: list[Path]  # applied together, each at scale 1 (a fine-tune of a fine-tune has several)
     chat_template: str | None
 
 
@@ -98,37 +99,41 @@ class LlamaServers:
         if spec is not None:
             return spec.source in GGUF_SOURCES
         found = self._fine_tune(model_id)
-        if found is None or not found[0].hyperparameters.lora or self.converter is None:
+        if found is None or self.converter is None:
             return False
-        base = self.registry.specs.get(found[0].model)
+        base = self.registry.specs.get(found[0])
         return base is not None and base.source in GGUF_SOURCES
 
-    def _fine_tune(self, model_id: str) -> tuple[FineTuningJob, Path, Path] | None:
-        """A fine-tuned model id -> (its job, the PEFT adapter directory, where its GGUF conversion goes).
+    def _fine_tune(self, model_id: str) -> tuple[str, list[tuple[Path, Path]]] | None:
+        """A LoRA fine-tuned model id -> (its base model, [(a PEFT adapter directory, where its GGUF conversion
+        goes)] for every adapter of its chain, oldest first); None for anything else.
 
-        The job's final model (jobs/<id>/model -> jobs/<id>/adapter.gguf) or one of its served checkpoints
-        (<fine_tuned_model>:ckpt-step-<N>, converted inside the checkpoint's directory).
+        An adapter is a job's final model (jobs/<id>/model -> jobs/<id>/adapter.gguf) or one of its served
+        checkpoints (<fine_tuned_model>:ckpt-step-<N>, converted inside the checkpoint's directory). A fine-tune of
+        a fine-tune (jobs.adapter_chain) is served as its base with all of its chain's adapters applied.
         """
-        job = self.jobs.find_by_model(model_id)
-        if job is not None:
-            job_dir = self.jobs.job_dir(job.id)
-            return job, job_dir / "model", job_dir / "adapter.gguf"
-        checkpoint = self.jobs.find_checkpoint(model_id)
-        if checkpoint is not None:
-            job, directory = checkpoint
-            return job, directory, directory / "adapter.gguf"
-        return None
+        chain = adapter_chain(model_id, self.registry, self.jobs)
+        if chain is None or not chain[1]:
+            return None
+        base, adapters = chain
+        converted = []
+        for job, directory in adapters:
+            final = directory == self.jobs.job_dir(job.id) / "model"
+            converted.append(
+                (directory, self.jobs.job_dir(job.id) / "adapter.gguf" if final else directory / "adapter.gguf")
+            )
+        return base, converted
 
     def _plan(self, model_id: str) -> ServerPlan:
         spec = self.registry.specs.get(model_id)
         if spec is not None:
-            return ServerPlan(model_id, self._gguf(spec), None, spec.chat_template)
+            return ServerPlan(model_id, self._gguf(spec), [], spec.chat_template)
         found = self._fine_tune(model_id)
         assert found is not None  # serves() said so
-        job, adapter_dir, target = found
-        base = self.registry.get(job.model)
-        adapter = self._adapter_gguf(job.model, adapter_dir, target)
-        return ServerPlan(model_id, self._gguf(base), adapter, base.chat_template)
+        base_id, adapters = found
+        base = self.registry.get(base_id)
+        converted = [self._adapter_gguf(base_id, adapter_dir, target) for adapter_dir, target in adapters]
+        return ServerPlan(model_id, self._gguf(base), converted, base.chat_template)
 
     def _gguf(self, spec: ModelSpec) -> Path:
         """The model's GGUF file; a package that ships it in parts is assembled once into the model cache."""
@@ -234,8 +239,8 @@ class LlamaServers:
             template_path = self.dir / f"{safe}.jinja"
             template_path.write_text(plan.chat_template)
             command += ["--chat-template-file", str(template_path)]
-        if plan.adapter is not None:
-            command += ["--lora", str(plan.adapter)]
+        if plan.adapters:  # several: one comma-separated --lora, applied together at scale 1
+            command += ["--lora", ",".join(str(adapter) for adapter in plan.adapters)]
         log = open(log_path, "ab")
         log.write(f"\n$ {' '.join(command)}\n".encode())
         log.flush()

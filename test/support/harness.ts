@@ -110,7 +110,7 @@ export async function tempDir(prefix: string): Promise<string> {
 }
 
 import { writeProblems } from './problem-files.js';
-export { writeProblems, writeTimesTable, type ProblemFile } from './problem-files.js';
+export { writeProblems, writeSolvedProblems, writeTimesTable, type ProblemFile } from './problem-files.js';
 
 export function model(
   baseURL: string,

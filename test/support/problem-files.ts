@@ -14,7 +14,7 @@ async function writeGenericProblems(
   dir: string,
   name: string,
   count: number,
-  row: (i: number) => { id: string; question: string; answer: string },
+  row: (i: number) => { id: string; question: string; answer: string; solution?: string },
 ): Promise<ProblemFile> {
   const rows = Array.from({ length: count }, (_, k) => row(k + 1));
   const file = path.join(dir, `${name}.jsonl`);
@@ -44,5 +44,22 @@ export async function writeTimesTable(
     id: options.id(i),
     question: `${prefix}${i}: what is ${i} times ${factor}?`,
     answer: String(factor * i),
+  }));
+}
+
+/**
+ * writeProblems' questions with a human-written `solution` field (the gold data source's text), as the
+ * generic JSONL file `solved.jsonl`; `solution(i)` undefined leaves question i without one.
+ */
+export async function writeSolvedProblems(
+  dir: string,
+  count: number,
+  solution: (i: number) => string | undefined = (i) => `${i} and ${i} make ${2 * i}.\n#### ${2 * i}`,
+): Promise<ProblemFile> {
+  return writeGenericProblems(dir, 'solved', count, (i) => ({
+    id: `q${i}`,
+    question: `Q${i}: what is ${i} + ${i}?`,
+    answer: String(2 * i),
+    ...(solution(i) !== undefined ? { solution: solution(i) } : {}),
   }));
 }

@@ -2,7 +2,8 @@
 // others receive that evaluation.
 import { describe, expect, it } from 'vitest';
 import type { EvalResult, Setup } from '../../core/results.js';
-import { baseEvaluators, safeId, withSharedBase, type SetupRuns } from '../../core/setups.js';
+import { rootFailureType } from '../../core/failures.js';
+import { baseEvaluators, safeId, trainedModelOf, withSharedBase, type SetupRuns } from '../../core/setups.js';
 import { evalResult } from '../support/eval-result.js';
 
 const at = (baseURL: string, model: string) => ({ baseURL, model });
@@ -62,6 +63,20 @@ describe('base evaluation dedup', () => {
     expect(() => withSharedBase([runs('student', null), runs('wc', null)], owners)).toThrow(
       /setup student: no base evaluation/,
     );
+    // Workflow code throws named failures (core/failures.ts), not plain errors.
+    const missingBase = catchError(() => withSharedBase([runs('student', null), runs('wc', null)], owners));
+    expect(rootFailureType(missingBase)).toBe('BadRunData');
+  });
+
+  it('refuses a student setup without a student model with a named, non-retryable failure', () => {
+    const models = { wc: { model: 'w' }, se: { model: 's' } } as unknown as Parameters<
+      typeof trainedModelOf
+    >[0];
+    expect(trainedModelOf(models, 'wc')).toBe(models.wc);
+    const error = catchError(() => trainedModelOf(models, 'student'));
+    expect(rootFailureType(error)).toBe('InvalidConfig');
+    expect((error as { nonRetryable?: boolean }).nonRetryable).toBe(true);
+    expect(String(error)).toMatch(/models\.student/);
   });
 
   it('turns a model id into one path segment', () => {
@@ -69,3 +84,12 @@ describe('base evaluation dedup', () => {
     expect(safeId('plain-model_1.5')).toBe('plain-model_1.5');
   });
 });
+
+function catchError(run: () => unknown): unknown {
+  try {
+    run();
+  } catch (error) {
+    return error;
+  }
+  throw new Error('expected a throw');
+}
