@@ -197,7 +197,10 @@ function afterLatency(state: ServerState, call: ChatCall): void {
 
 /** Serve the oldest `count` held requests (all without `count`, which also stops holding). */
 export function release(state: ServerState, count?: number): void {
-  if (count === undefined) state.holdLimit = undefined;
+  if (count === undefined) {
+    state.holdLimit = undefined;
+    state.holdPredicate = undefined;
+  }
   const toServe = state.held.splice(0, count ?? state.held.length);
   for (const call of toServe) serve(state, call, true);
   notify(state);
@@ -206,7 +209,12 @@ export function release(state: ServerState, count?: number): void {
 function serve(state: ServerState, call: ChatCall, bypassHold: boolean): void {
   if (call.done) return;
   const { stats } = state;
-  if (!bypassHold && state.holdLimit !== undefined && stats.served >= state.holdLimit) {
+  const heldByLimit = state.holdLimit !== undefined && stats.served >= state.holdLimit;
+  const heldByPredicate =
+    state.holdPredicate !== undefined &&
+    call.record !== undefined &&
+    state.holdPredicate({ model: call.record.model, lastUserMessage: call.record.lastUserMessage });
+  if (!bypassHold && (heldByLimit || heldByPredicate)) {
     call.held = true;
     stats.held++;
     state.held.push(call);

@@ -55,6 +55,9 @@ function controls(state: ServerState, server: http.Server): ScriptedServer {
     holdAfter(k) {
       state.holdLimit = k;
     },
+    holdWhere(predicate) {
+      state.holdPredicate = predicate;
+    },
     release: (count) => release(state, count),
     waitForServed: (k, t) => wait(`served >= ${k}`, (s) => s.served >= k, t),
     waitForHeld: (k, t) => wait(`held >= ${k}`, (s) => s.held >= k, t),

@@ -84,6 +84,8 @@ export interface ServerState {
   faultRate?: { rate: FaultRate; rng: () => number };
   /** `holdAfter(k)`: hold chat requests once `stats.served` reaches k. */
   holdLimit?: number;
+  /** `holdWhere(predicate)`: hold the chat requests it accepts, whatever the counts. */
+  holdPredicate?: (request: { model: string; lastUserMessage: string }) => boolean;
   /** Held chat requests, oldest first. */
   held: ChatCall[];
   waiters: Waiter[];

@@ -272,6 +272,11 @@ export interface ScriptedServer {
    */
   holdAfter(k: number): void;
   /**
+   * Hold (no answer) every chat request `predicate` accepts, until `release()` without a count (which also stops
+   * this) or until the client disconnects. Decided when the request would be served, one request at a time.
+   */
+  holdWhere(predicate: (request: { model: string; lastUserMessage: string }) => boolean): void;
+  /**
    * Without `count`: stop holding and serve every held request. With `count`: serve the oldest `count` held requests
    * and keep holding the rest and new ones.
    */
