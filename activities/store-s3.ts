@@ -40,7 +40,7 @@ import { createHash, randomBytes } from 'node:crypto';
 import path from 'node:path';
 import type { Readable } from 'node:stream';
 import { failure, FailureType } from '../core/failures.js';
-import { splitLines, type ArtifactLog, type ArtifactStore } from './store.js';
+import { GroupCommitLog, splitLines, type ArtifactLog, type ArtifactStore } from './store.js';
 
 let loaded: typeof S3 | undefined;
 
@@ -345,7 +345,8 @@ export class S3Store implements ArtifactStore {
     const seq = last === null ? 0 : Number(last.slice(LOG_PART.length, LOG_PART.length + 10));
     const writer = randomBytes(6).toString('hex');
     let next = seq + 1;
-    return new PartLog(async (text) => {
+    // Group commit (GroupCommitLog): one PUT per burst, parts stored one at a time in the order of the appends.
+    return new GroupCommitLog(async (text) => {
       const part = `${childPrefix(object)}${LOG_PART}${String(next++).padStart(10, '0')}-${writer}`;
       await this.send('append to', key, () =>
         this.client.send(
@@ -513,44 +514,4 @@ async function mapLimited<T, R>(items: T[], limit: number, fn: (item: T) => Prom
   };
   await Promise.all(Array.from({ length: Math.min(limit, items.length) }, worker));
   return results;
-}
-
-/**
- * A log whose lines that arrive while a part is being stored go together into the next part (group commit,
- * as the local store's GroupCommitLog): one PUT per burst, and every `append` resolves only once its part
- * is stored. Parts are stored one at a time, so their sequence numbers follow the order of the appends.
- */
-class PartLog implements ArtifactLog {
-  private pending: string[] = [];
-  private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
-  private writing: Promise<void> | null = null;
-
-  constructor(private readonly store: (text: string) => Promise<void>) {}
-
-  append(line: string): Promise<void> {
-    this.pending.push(line.endsWith('\n') ? line : line + '\n');
-    const done = new Promise<void>((resolve, reject) => this.waiters.push({ resolve, reject }));
-    this.writing ??= this.flush();
-    return done;
-  }
-
-  private async flush(): Promise<void> {
-    while (this.pending.length) {
-      const text = this.pending.join('');
-      const waiters = this.waiters;
-      this.pending = [];
-      this.waiters = [];
-      try {
-        await this.store(text);
-        for (const waiter of waiters) waiter.resolve();
-      } catch (error) {
-        for (const waiter of waiters) waiter.reject(error);
-      }
-    }
-    this.writing = null;
-  }
-
-  async close(): Promise<void> {
-    await this.writing;
-  }
 }

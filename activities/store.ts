@@ -155,7 +155,10 @@ export class LocalStore implements ArtifactStore {
       await handle.read(last, 0, 1, size - 1);
       if (last[0] !== 0x0a) await handle.write('\n');
     }
-    return new GroupCommitLog(handle);
+    return new GroupCommitLog(
+      (text) => handle.write(text),
+      () => handle.close(),
+    );
   }
 
   async exists(key: string): Promise<boolean> {
@@ -280,16 +283,21 @@ export async function* splitLines(chunks: AsyncIterable<Buffer | Uint8Array>): A
 }
 
 /**
- * An append-only file where lines that arrive while a write is in flight are written together by the next
+ * An append-only log where lines that arrive while a write is in flight are written together by the next
  * write (group commit): one write call per burst instead of per line, and every `append` still resolves
- * only once its line is written. A crash can tear only the last write, which readLog skips.
+ * only once its line is written. Writes run one at a time, in the order of the appends. The local store
+ * appends each write to a file (a crash can tear only the last write, which readLog skips); the S3 store
+ * stores each write as the next numbered part object.
  */
-class GroupCommitLog implements ArtifactLog {
+export class GroupCommitLog implements ArtifactLog {
   private pending: string[] = [];
   private waiters: Array<{ resolve: () => void; reject: (error: unknown) => void }> = [];
   private writing: Promise<void> | null = null;
 
-  constructor(private readonly handle: FileHandle) {}
+  constructor(
+    private readonly write: (text: string) => Promise<unknown>,
+    private readonly release: () => Promise<void> = async () => {},
+  ) {}
 
   append(line: string): Promise<void> {
     this.pending.push(line.endsWith('\n') ? line : line + '\n');
@@ -305,7 +313,7 @@ class GroupCommitLog implements ArtifactLog {
       this.pending = [];
       this.waiters = [];
       try {
-        await this.handle.write(text);
+        await this.write(text);
         for (const waiter of waiters) waiter.resolve();
       } catch (error) {
         for (const waiter of waiters) waiter.reject(error);
@@ -316,7 +324,7 @@ class GroupCommitLog implements ArtifactLog {
 
   async close(): Promise<void> {
     await this.writing;
-    await this.handle.close();
+    await this.release();
   }
 }
 
